@@ -1,0 +1,145 @@
+//! Finding cycles in the wait-for graph: thread -> what it waits on -> the threads
+//! holding that -> what they wait on -> ...
+//!
+//! Edges live in the thread records (published by the waiting path); holders come from
+//! the waited-on resources. Callers hold `GRAPH`, so no edge of a lock acquisition
+//! appears or is checked concurrently.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::Location;
+use std::sync::Arc;
+
+use super::error::{DeadlockError, DeadlockKind, DeadlockedThread};
+use crate::thread::registry::{self, ThreadRecord};
+use crate::thread::ThreadState;
+use crate::wait::Holder;
+
+/// Which edges a search may follow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// Lock acquisitions without timeout only (the check made when a thread blocks).
+    Locks,
+    /// Every wait without a timeout (the on-demand `check()`).
+    Untimed,
+}
+
+impl Follow {
+    fn admits(self, state: ThreadState) -> bool {
+        match self {
+            Follow::Locks => state == ThreadState::Blocked,
+            Follow::Untimed => matches!(state, ThreadState::Blocked | ThreadState::Waiting),
+        }
+    }
+}
+
+/// One hop: `thread` wants `wants`, which `holder` holds.
+struct Step {
+    thread: Arc<ThreadRecord>,
+    state: ThreadState,
+    wants: String,
+    at: &'static Location<'static>,
+    holder: Holder,
+}
+
+/// The live threads, indexed, for one search.
+pub(crate) struct Graph {
+    threads: Vec<Arc<ThreadRecord>>,
+    by_id: HashMap<u64, usize>,
+}
+
+impl Graph {
+    pub(crate) fn snapshot() -> Graph {
+        let threads = registry::snapshot();
+        let by_id = threads.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+        Graph { threads, by_id }
+    }
+
+    pub(crate) fn threads(&self) -> &[Arc<ThreadRecord>] {
+        &self.threads
+    }
+
+    /// A cycle of waits through `start`, if there is one.
+    pub(crate) fn cycle_through(
+        &self,
+        start: &Arc<ThreadRecord>,
+        follow: Follow,
+    ) -> Option<DeadlockError> {
+        let mut path = Vec::new();
+        let mut visited = HashSet::new();
+        visited.insert(start.id);
+        if self.search(start, start.id, follow, &mut path, &mut visited) {
+            Some(report(path))
+        } else {
+            None
+        }
+    }
+
+    fn search(
+        &self,
+        thread: &Arc<ThreadRecord>,
+        target: u64,
+        follow: Follow,
+        path: &mut Vec<Step>,
+        visited: &mut HashSet<u64>,
+    ) -> bool {
+        let (state, wants, at, holders) = {
+            let edge = thread.wait.lock();
+            let Some(edge) = edge.as_ref() else {
+                return false;
+            };
+            if !follow.admits(edge.state) {
+                return false;
+            }
+            let mut holders = Vec::new();
+            edge.on().holders(&self.threads, &mut holders);
+            (edge.state, edge.on().describe(), edge.at, holders)
+        };
+        for holder in holders {
+            let step = Step {
+                thread: Arc::clone(thread),
+                state,
+                wants: wants.clone(),
+                at,
+                holder,
+            };
+            if holder.thread == target {
+                path.push(step);
+                return true;
+            }
+            if !visited.insert(holder.thread) {
+                continue;
+            }
+            let Some(&next) = self.by_id.get(&holder.thread) else {
+                continue;
+            };
+            path.push(step);
+            if self.search(&self.threads[next], target, follow, path, visited) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+}
+
+/// Turns a closed path of hops into the report: the thread of hop `i` holds what hop `i-1` wants.
+fn report(path: Vec<Step>) -> DeadlockError {
+    let n = path.len();
+    let threads = (0..n)
+        .map(|i| {
+            let step = &path[i];
+            let prev = &path[(i + n - 1) % n];
+            let next = &path[(i + 1) % n];
+            DeadlockedThread {
+                id: step.thread.id,
+                name: step.thread.name().to_string(),
+                state: step.state,
+                wants: step.wants.clone(),
+                waiting_at: step.at,
+                holds: Some((prev.wants.clone(), prev.holder.since)),
+                blocked_by: Some(next.thread.name().to_string()),
+            }
+        })
+        .collect();
+    DeadlockError::new(DeadlockKind::Cycle, threads)
+}

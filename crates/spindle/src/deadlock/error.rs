@@ -1,0 +1,170 @@
+//! The deadlock report.
+
+use std::fmt;
+use std::panic::Location;
+
+use crate::thread::ThreadState;
+
+/// A deadlock: threads that wait on each other in a cycle, or a whole program stalled.
+///
+/// `Mutex::lock` (and every other lock's blocking acquire) panics with this value as the
+/// panic payload when waiting would close a cycle; `lock_checked` returns it instead.
+/// [`check`](crate::deadlock::check) returns every one that exists at the moment.
+/// `Display` explains it thread by thread: who holds what, who wants what, and where.
+///
+/// ```
+/// use spindle::sync::Mutex;
+///
+/// let m = Mutex::named("config", 0);
+/// let _held = m.lock();
+/// // Locking a (non-reentrant) Mutex twice on one thread can never succeed:
+/// let err = m.lock_checked().unwrap_err();
+/// assert!(err.to_string().contains("Mutex \"config\""));
+/// assert_eq!(err.threads().len(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct DeadlockError {
+    kind: DeadlockKind,
+    threads: Vec<DeadlockedThread>,
+}
+
+/// Which kind of deadlock a [`DeadlockError`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlockKind {
+    /// Each thread waits for something the next one holds, and the last for the first's.
+    Cycle,
+    /// Every non-daemon thread is parked without a timeout, so none can ever wake another.
+    Stall,
+}
+
+/// One thread of a deadlock: what it holds and what it waits for.
+#[derive(Debug, Clone)]
+pub struct DeadlockedThread {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) state: ThreadState,
+    pub(crate) wants: String,
+    pub(crate) waiting_at: &'static Location<'static>,
+    /// What it holds that the previous thread of the cycle wants, and where it took it.
+    pub(crate) holds: Option<(String, Option<&'static Location<'static>>)>,
+    /// The name of the thread holding what this one wants.
+    pub(crate) blocked_by: Option<String>,
+}
+
+impl DeadlockedThread {
+    /// The thread's id (as [`ThreadInfo::id`](crate::thread::ThreadInfo::id)).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// The thread's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The thread's state when the deadlock was found.
+    pub fn state(&self) -> ThreadState {
+        self.state
+    }
+    /// What the thread waits for, as `waiting_on` shows it.
+    pub fn wants(&self) -> &str {
+        &self.wants
+    }
+    /// Where the thread made the blocking call.
+    pub fn waiting_at(&self) -> &'static Location<'static> {
+        self.waiting_at
+    }
+    /// What the thread holds that another thread of the cycle wants.
+    pub fn holds(&self) -> Option<&str> {
+        self.holds.as_ref().map(|(what, _)| what.as_str())
+    }
+    /// Where the thread acquired what it holds, when known.
+    pub fn held_since(&self) -> Option<&'static Location<'static>> {
+        self.holds.as_ref().and_then(|(_, at)| *at)
+    }
+}
+
+impl DeadlockError {
+    pub(crate) fn new(kind: DeadlockKind, threads: Vec<DeadlockedThread>) -> Self {
+        DeadlockError { kind, threads }
+    }
+
+    /// A cycle or a stall.
+    pub fn kind(&self) -> DeadlockKind {
+        self.kind
+    }
+
+    /// The threads involved, in cycle order (the thread that detected the cycle first).
+    pub fn threads(&self) -> &[DeadlockedThread] {
+        &self.threads
+    }
+
+    /// The names of the threads involved, in cycle order.
+    pub fn thread_names(&self) -> Vec<String> {
+        self.threads.iter().map(|t| t.name.clone()).collect()
+    }
+}
+
+impl fmt::Display for DeadlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.threads.len();
+        match self.kind {
+            DeadlockKind::Cycle if n == 1 => {
+                let t = &self.threads[0];
+                writeln!(
+                    f,
+                    "deadlock: thread \"{}\" waits for a lock it holds itself",
+                    t.name
+                )?;
+                write!(
+                    f,
+                    "  thread \"{}\" (id {}) holds {}{} and wants it again at {}",
+                    t.name,
+                    t.id,
+                    t.wants,
+                    since(t.held_since()),
+                    t.waiting_at
+                )?;
+                write!(
+                    f,
+                    "\n  (a Mutex is not reentrant: use ReentrantMutex to lock it again)"
+                )
+            }
+            DeadlockKind::Cycle => {
+                write!(f, "deadlock: {n} threads wait for each other in a cycle")?;
+                for t in &self.threads {
+                    write!(f, "\n  thread \"{}\" (id {})", t.name, t.id)?;
+                    if let Some(holds) = t.holds() {
+                        write!(f, " holds {holds}{} and", since(t.held_since()))?;
+                    }
+                    write!(f, " wants {} (waiting at {})", t.wants, t.waiting_at)?;
+                    if let Some(by) = &t.blocked_by {
+                        write!(f, ", held by \"{by}\"")?;
+                    }
+                }
+                Ok(())
+            }
+            DeadlockKind::Stall => {
+                write!(
+                    f,
+                    "deadlock: all {n} non-daemon threads are parked without a timeout; none can wake another"
+                )?;
+                for t in &self.threads {
+                    write!(
+                        f,
+                        "\n  thread \"{}\" (id {}) is {} on {} (at {})",
+                        t.name, t.id, t.state, t.wants, t.waiting_at
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn since(at: Option<&'static Location<'static>>) -> String {
+    match at {
+        Some(at) => format!(" (acquired at {at})"),
+        None => String::new(),
+    }
+}
+
+impl std::error::Error for DeadlockError {}

@@ -1,0 +1,179 @@
+//! Deadlock detection: how much of it runs when a thread blocks, and an on-demand check.
+//!
+//! By default ([`Detection::WaitFor`]) every lock acquisition that is about to park checks
+//! the wait-for graph (thread → lock → owning thread → …). If parking would close a cycle,
+//! the acquisition fails at once: `lock()` panics with a [`DeadlockError`] that names every
+//! thread of the cycle, the lock it holds, the lock it wants and where each was taken, and
+//! `lock_checked()` returns the error instead. The panic unwinds that thread, releasing its
+//! guards, so the other threads of the cycle go on. The check runs only on the slow path:
+//! an uncontended acquire is one atomic operation, whatever the mode.
+//!
+//! What never reports: plain contention, a reentrant lock taken again by its owner,
+//! readers sharing an `RwLock`, and any wait with a timeout (it ends by itself).
+//!
+//! ```
+//! use spindle::deadlock::{self, Detection};
+//!
+//! deadlock::set_detection(Detection::WaitFor); // the default
+//! assert_eq!(deadlock::detection(), Detection::WaitFor);
+//! assert!(deadlock::check().is_empty());
+//! ```
+
+mod cycle;
+mod error;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+pub use error::{DeadlockError, DeadlockKind, DeadlockedThread};
+
+use crate::thread::registry::ThreadRecord;
+use crate::thread::ThreadState;
+use cycle::{Follow, Graph};
+
+/// How much deadlock detection runs when a thread is about to block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detection {
+    /// No check at lock time. [`check`] still finds cycles and stalls on demand.
+    Off,
+    /// Check the wait-for graph whenever a lock acquisition is about to park (the default).
+    #[default]
+    WaitFor,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(1);
+
+/// Sets the detection mode for the whole process.
+///
+/// ```
+/// use spindle::deadlock::{self, Detection};
+/// deadlock::set_detection(Detection::Off);
+/// assert_eq!(deadlock::detection(), Detection::Off);
+/// deadlock::set_detection(Detection::WaitFor);
+/// ```
+pub fn set_detection(mode: Detection) {
+    let v = match mode {
+        Detection::Off => 0,
+        Detection::WaitFor => 1,
+    };
+    MODE.store(v, Ordering::Relaxed);
+}
+
+/// The detection mode in force.
+///
+/// ```
+/// use spindle::deadlock::{self, Detection};
+/// assert_ne!(deadlock::detection(), Detection::Off);
+/// ```
+pub fn detection() -> Detection {
+    match MODE.load(Ordering::Relaxed) {
+        0 => Detection::Off,
+        _ => Detection::WaitFor,
+    }
+}
+
+/// Serialises the publication and checking of lock waits (see the waiting path).
+pub(crate) static GRAPH: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+pub(crate) fn checks_on_lock() -> bool {
+    MODE.load(Ordering::Relaxed) != 0
+}
+
+/// The cycle that `me`'s just-published lock wait would close, if any. Call with `GRAPH` held.
+pub(crate) fn find_lock_cycle(me: &std::sync::Arc<ThreadRecord>) -> Option<DeadlockError> {
+    Graph::snapshot().cycle_through(me, Follow::Locks)
+}
+
+/// Every deadlock that exists right now, as Java's `findDeadlockedThreads`.
+///
+/// Finds each cycle of waits without timeout (on any spindle primitive whose waiters
+/// depend on particular threads: locks, `join`), and a global stall: every non-daemon
+/// thread parked without a timeout, so that none can ever wake another (two threads each
+/// waiting on an `Event` only the other would set). Each report lists only the threads
+/// involved, by name, with what each holds and waits on. Runs whatever [`detection`] is.
+///
+/// ```
+/// use spindle::deadlock;
+/// // Nothing is blocked here:
+/// assert!(deadlock::check().is_empty());
+/// ```
+pub fn check() -> Vec<DeadlockError> {
+    let _graph = GRAPH.lock();
+    let graph = Graph::snapshot();
+    let mut found: Vec<DeadlockError> = Vec::new();
+    let mut seen: Vec<Vec<u64>> = Vec::new();
+    for thread in graph.threads() {
+        if let Some(cycle) = graph.cycle_through(thread, Follow::Untimed) {
+            let mut ids: Vec<u64> = cycle.threads().iter().map(|t| t.id).collect();
+            ids.sort_unstable();
+            if !seen.contains(&ids) {
+                seen.push(ids);
+                found.push(cycle);
+            }
+        }
+    }
+    if let Some(stall) = stall(&graph) {
+        found.push(stall);
+    }
+    found
+}
+
+/// Every non-daemon thread parked without a timeout. The main thread counts only once it
+/// has used spindle itself (otherwise spindle cannot see what it does).
+fn stall(graph: &Graph) -> Option<DeadlockError> {
+    let mut threads = Vec::new();
+    for t in graph.threads() {
+        if t.daemon() || (!t.spawned && !t.is_bound()) {
+            continue;
+        }
+        let edge = t.wait.lock();
+        let edge = edge.as_ref()?;
+        if !matches!(edge.state, ThreadState::Blocked | ThreadState::Waiting) {
+            return None;
+        }
+        threads.push(DeadlockedThread {
+            id: t.id,
+            name: t.name().to_string(),
+            state: edge.state,
+            wants: edge.on().describe(),
+            waiting_at: edge.at,
+            holds: None,
+            blocked_by: None,
+        });
+    }
+    if threads.is_empty() {
+        None
+    } else {
+        Some(DeadlockError::new(DeadlockKind::Stall, threads))
+    }
+}
+
+/// Panics with `err` as the payload (so `catch_unwind` callers can downcast it to
+/// `DeadlockError`), after making sure the panic message shows the report.
+#[track_caller]
+pub(crate) fn raise(err: DeadlockError) -> ! {
+    show_reports_in_panic_messages();
+    std::panic::panic_any(err)
+}
+
+/// Wraps the panic hook once so that a `DeadlockError` payload prints its report (the
+/// standard hook prints only `Box<dyn Any>` for payloads that are not strings). Every
+/// other panic goes to the hook that was installed before.
+fn show_reports_in_panic_messages() {
+    static WRAPPED: std::sync::Once = std::sync::Once::new();
+    WRAPPED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            match info.payload().downcast_ref::<DeadlockError>() {
+                Some(report) => {
+                    let thread = std::thread::current();
+                    let name = thread.name().unwrap_or("<unnamed>");
+                    match info.location() {
+                        Some(at) => eprintln!("thread '{name}' panicked at {at}:\n{report}"),
+                        None => eprintln!("thread '{name}' panicked:\n{report}"),
+                    }
+                }
+                None => previous(info),
+            }
+        }));
+    });
+}

@@ -1,0 +1,284 @@
+//! `Condition<T>`: a `Mutex<T>` and its condition variable, as Python's `Condition`.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::time::{Duration, Instant};
+
+use super::condvar::Condvar;
+use super::label::{Label, Labelled};
+use super::mutex::{Mutex, MutexGuard};
+use crate::deadlock;
+use crate::thread::ThreadState;
+use crate::wait::{self, Wait};
+
+/// Data behind a lock, and a way to sleep until another thread changes it: Python's
+/// `Condition` with its lock built in.
+///
+/// Lock it, check the data, and [`wait`](ConditionGuard::wait) (which releases the lock
+/// while parked and re-takes it before returning) until another thread changes the data
+/// and calls [`notify_one`](Condition::notify_one), [`notify`](Condition::notify) or
+/// [`notify_all`](Condition::notify_all), with or without the lock held. Waiters read
+/// `Waiting` (`TimedWaiting` with a timeout) and `waiting_on()` names the condition.
+/// Notified threads wake in the order they waited. Use
+/// [`wait_until`](ConditionGuard::wait_until): a wait can also end spuriously.
+///
+/// The base of spindle's `Event` and `Barrier`, as in CPython.
+///
+/// ```
+/// use std::sync::Arc;
+/// use spindle::sync::Condition;
+/// use spindle::thread;
+///
+/// let ready = Arc::new(Condition::new(false));
+/// let setter = Arc::clone(&ready);
+/// let h = thread::spawn(move || {
+///     *setter.lock() = true;
+///     setter.notify_all();
+/// });
+/// ready.lock().wait_until(|ready| *ready);
+/// h.join().unwrap();
+/// ```
+pub struct Condition<T> {
+    mutex: Mutex<T>,
+    cv: Condvar,
+    label: Label,
+}
+
+impl<T> Condition<T> {
+    /// A condition around `value`, named in reports by where it is created.
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::new(Vec::<u32>::new());
+    /// assert!(c.lock().is_empty());
+    /// ```
+    #[track_caller]
+    pub fn new(value: T) -> Condition<T> {
+        Condition {
+            mutex: Mutex::new(value),
+            cv: Condvar::new(),
+            label: Label::here(),
+        }
+    }
+
+    /// A condition that states and reports call `name`.
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::named("work-available", 0);
+    /// assert!(format!("{c:?}").contains("work-available"));
+    /// ```
+    pub fn named(name: impl Into<String>, value: T) -> Condition<T> {
+        let name = name.into();
+        Condition {
+            mutex: Mutex::named(name.clone(), value),
+            cv: Condvar::new(),
+            label: Label::named(name),
+        }
+    }
+
+    /// Locks the data (blocking like [`Mutex::lock`], deadlock detection included).
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::new(1);
+    /// *c.lock() += 1;
+    /// assert_eq!(*c.lock(), 2);
+    /// ```
+    #[track_caller]
+    pub fn lock(&self) -> ConditionGuard<'_, T> {
+        ConditionGuard {
+            cond: self,
+            guard: Some(self.mutex.lock()),
+        }
+    }
+
+    /// Wakes the longest-waiting thread, if any.
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::new(());
+    /// c.notify_one(); // nobody waits: nothing happens
+    /// ```
+    pub fn notify_one(&self) {
+        self.cv.notify(1);
+    }
+
+    /// Wakes up to `n` waiting threads, longest-waiting first.
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::new(());
+    /// c.notify(3);
+    /// ```
+    pub fn notify(&self, n: usize) {
+        self.cv.notify(n);
+    }
+
+    /// Wakes every waiting thread.
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::new(());
+    /// c.notify_all();
+    /// ```
+    pub fn notify_all(&self) {
+        self.cv.notify_all();
+    }
+}
+
+impl<T: Default> Default for Condition<T> {
+    #[track_caller]
+    fn default() -> Self {
+        Condition::new(T::default())
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Condition<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition")
+            .field("name", &self.label)
+            .field("mutex", &self.mutex)
+            .finish()
+    }
+}
+
+/// The locked data of a [`Condition`], and the way to wait on it.
+///
+/// ```
+/// use std::time::Duration;
+/// let c = spindle::sync::Condition::new(0);
+/// let mut g = c.lock();
+/// *g += 1;
+/// assert!(!g.wait_timeout(Duration::from_millis(1))); // nobody notifies
+/// assert_eq!(*g, 1);
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct ConditionGuard<'a, T> {
+    cond: &'a Condition<T>,
+    /// `None` only while unwinding from a deadlock found when re-locking after a wait
+    /// (the lock is not held then, so there is nothing to release).
+    guard: Option<MutexGuard<'a, T>>,
+}
+
+impl<T> ConditionGuard<'_, T> {
+    /// Parks until notified (or `deadline`), then re-takes the lock. `true` if notified.
+    fn park(&mut self, deadline: Option<Instant>, at: &'static Location<'static>) -> bool {
+        let cond = self.cond;
+        let on = Labelled {
+            kind: "Condition",
+            label: &cond.label,
+        };
+        let wait = Wait {
+            on: &on,
+            state: if deadline.is_some() {
+                ThreadState::TimedWaiting
+            } else {
+                ThreadState::Waiting
+            },
+            at,
+            check: false,
+        };
+        let raw = cond.mutex.raw();
+        let notified = cond
+            .cv
+            .park(raw, &wait, deadline)
+            .expect("a wait that is not checked never reports a deadlock");
+        if let Err(e) = raw.lock(at) {
+            // The lock is not held: the guard must not release it while we unwind.
+            std::mem::forget(self.guard.take());
+            deadlock::raise(e);
+        }
+        notified
+    }
+
+    /// Releases the lock, parks until notified, and re-takes the lock.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let c = Arc::new(spindle::sync::Condition::new(false));
+    /// let c2 = Arc::clone(&c);
+    /// let h = spindle::thread::spawn(move || { *c2.lock() = true; c2.notify_one(); });
+    /// let mut g = c.lock();
+    /// while !*g {
+    ///     g.wait();
+    /// }
+    /// # drop(g); h.join().unwrap();
+    /// ```
+    #[track_caller]
+    pub fn wait(&mut self) {
+        self.park(None, Location::caller());
+    }
+
+    /// As [`wait`](ConditionGuard::wait), for at most `timeout`; `false` if it timed out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = spindle::sync::Condition::new(());
+    /// assert!(!c.lock().wait_timeout(Duration::from_millis(2)));
+    /// ```
+    #[track_caller]
+    pub fn wait_timeout(&mut self, timeout: Duration) -> bool {
+        self.park(Some(wait::deadline_after(timeout)), Location::caller())
+    }
+
+    /// Waits until `pred` holds for the data (checked first, and after every wake-up).
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::new(3);
+    /// c.lock().wait_until(|n| *n > 2); // already true: returns at once
+    /// ```
+    #[track_caller]
+    pub fn wait_until(&mut self, mut pred: impl FnMut(&mut T) -> bool) {
+        let at = Location::caller();
+        while !pred(self) {
+            self.park(None, at);
+        }
+    }
+
+    /// Waits until `pred` holds, for at most `timeout`; returns the predicate's last
+    /// value, as Python's `wait_for`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = spindle::sync::Condition::new(0);
+    /// assert!(!c.lock().wait_until_timeout(|n| *n > 0, Duration::from_millis(2)));
+    /// ```
+    #[track_caller]
+    pub fn wait_until_timeout(
+        &mut self,
+        mut pred: impl FnMut(&mut T) -> bool,
+        timeout: Duration,
+    ) -> bool {
+        let at = Location::caller();
+        let deadline = wait::deadline_after(timeout);
+        loop {
+            if pred(self) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            if !self.park(Some(deadline), at) && Instant::now() >= deadline {
+                return pred(self);
+            }
+        }
+    }
+}
+
+impl<T> Deref for ConditionGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard.as_ref().expect("the condition's lock is held")
+    }
+}
+
+impl<T> DerefMut for ConditionGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard.as_mut().expect("the condition's lock is held")
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for ConditionGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.guard {
+            Some(g) => fmt::Debug::fmt(&**g, f),
+            None => f.write_str("<released>"),
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! The raw reader-writer lock under `RwLock`.
+//!
+//! | bits of `state`   | meaning                                                          |
+//! |-------------------|------------------------------------------------------------------|
+//! | `PARKED`          | readers or writers are parked on the lock's key                  |
+//! | `WRITER_PARKED`   | the writer holding `WRITER` is parked on key + 1, waiting for readers to leave |
+//! | `WRITER`          | a writer holds the lock, or has claimed it and waits for readers |
+//! | `n * ONE_READER`  | `n` readers hold the lock                                        |
+//!
+//! A writer first claims `WRITER` (from then on, new readers wait: writers never starve),
+//! then waits for the readers already inside to leave. A releasing writer hands the lock
+//! to every parked reader at once, or, if none is parked, to the longest-waiting writer:
+//! readers and writers alternate under contention, so neither side starves.
+//!
+//! The writer's id is kept beside the state, and each reader notes its read locks in its
+//! thread record: that is how deadlock detection finds who holds a `RwLock`.
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot_core::{FilterOp, ParkResult, ParkToken, SpinWait, UnparkResult, UnparkToken};
+
+use super::label::Label;
+use crate::deadlock::DeadlockError;
+use crate::thread::registry::{self, ThreadRecord};
+use crate::thread::ThreadState;
+use crate::wait::{self, Holder, Wait, Waitable};
+
+const PARKED: usize = 0b001;
+const WRITER_PARKED: usize = 0b010;
+const WRITER: usize = 0b100;
+const ONE_READER: usize = 0b1000;
+const READERS: usize = !(ONE_READER - 1);
+
+const TOKEN_NORMAL: UnparkToken = UnparkToken(0);
+const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+
+/// Park tokens carry the thread id and whether it wants to write.
+fn token(me: u64, writer: bool) -> ParkToken {
+    ParkToken((me as usize) << 1 | writer as usize)
+}
+fn token_is_writer(t: ParkToken) -> bool {
+    t.0 & 1 == 1
+}
+fn token_thread(t: ParkToken) -> u64 {
+    (t.0 >> 1) as u64
+}
+
+pub(crate) struct RawRwLock {
+    state: AtomicUsize,
+    /// The id of the thread holding `WRITER`, 0 if none (written just after claiming it).
+    writer: AtomicU64,
+    writer_at: AtomicPtr<Location<'static>>,
+    pub(crate) label: Label,
+}
+
+/// The three ways to wait on the lock, each held up by different threads.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// A reader, kept out by the writer holding `WRITER`.
+    Read,
+    /// A writer, kept out by the writer holding `WRITER`.
+    Claim,
+    /// A writer holding `WRITER`, waiting for the readers inside to leave.
+    Drain,
+}
+
+struct PhaseWait<'a> {
+    lock: &'a RawRwLock,
+    phase: Phase,
+}
+
+impl Waitable for PhaseWait<'_> {
+    fn describe(&self) -> String {
+        self.lock.label.describe("RwLock")
+    }
+
+    fn holders(&self, threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
+        match self.phase {
+            Phase::Read | Phase::Claim => {
+                let writer = self.lock.writer.load(Ordering::Relaxed);
+                if writer != 0 {
+                    let at = self.lock.writer_at.load(Ordering::Relaxed);
+                    out.push(Holder {
+                        thread: writer,
+                        // SAFETY: only null or `&'static Location`s are stored.
+                        since: unsafe { at.as_ref() },
+                    });
+                }
+            }
+            Phase::Drain => {
+                let key = self.lock.key();
+                for t in threads {
+                    if let Some(at) = t.reads.find(key) {
+                        out.push(Holder {
+                            thread: t.id,
+                            since: Some(at),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl RawRwLock {
+    pub(crate) const fn new(label: Label) -> RawRwLock {
+        RawRwLock {
+            state: AtomicUsize::new(0),
+            writer: AtomicU64::new(0),
+            writer_at: AtomicPtr::new(ptr::null_mut()),
+            label,
+        }
+    }
+
+    fn key(&self) -> usize {
+        self as *const RawRwLock as usize
+    }
+
+    fn drain_key(&self) -> usize {
+        self.key() + 1
+    }
+
+    pub(crate) fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & (WRITER | READERS) != 0
+    }
+
+    #[inline]
+    fn note_read(&self, at: &'static Location<'static>) {
+        let key = self.key();
+        registry::with_current(|me| me.reads.push(key, at));
+    }
+
+    fn note_writer(&self, me: u64, at: &'static Location<'static>) {
+        self.writer_at
+            .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
+        self.writer.store(me, Ordering::Relaxed);
+    }
+
+    fn add_reader(s: usize) -> usize {
+        s.checked_add(ONE_READER)
+            .expect("RwLock: too many readers at once")
+    }
+
+    // ---- reading ----
+
+    #[inline]
+    pub(crate) fn try_read(&self, at: &'static Location<'static>) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        while s & WRITER == 0 {
+            match self.state.compare_exchange_weak(
+                s,
+                Self::add_reader(s),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.note_read(at);
+                    return true;
+                }
+                Err(x) => s = x,
+            }
+        }
+        false
+    }
+
+    #[inline]
+    pub(crate) fn read(
+        &self,
+        deadline: Option<Instant>,
+        at: &'static Location<'static>,
+    ) -> Result<bool, DeadlockError> {
+        if self.try_read(at) {
+            return Ok(true);
+        }
+        self.read_slow(deadline, at)
+    }
+
+    #[cold]
+    fn read_slow(
+        &self,
+        deadline: Option<Instant>,
+        at: &'static Location<'static>,
+    ) -> Result<bool, DeadlockError> {
+        let me = registry::current_id();
+        let on = PhaseWait {
+            lock: self,
+            phase: Phase::Read,
+        };
+        let wait = lock_wait(&on, deadline, at);
+        let mut spin = SpinWait::new();
+        loop {
+            if self.try_read(at) {
+                return Ok(true);
+            }
+            let s = self.state.load(Ordering::Relaxed);
+            if s & WRITER == 0 {
+                continue;
+            }
+            if s & PARKED == 0 && spin.spin() {
+                continue;
+            }
+            if s & PARKED == 0
+                && self
+                    .state
+                    .compare_exchange_weak(s, s | PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            let validate = || {
+                let s = self.state.load(Ordering::Relaxed);
+                s & WRITER != 0 && s & PARKED != 0
+            };
+            match self.park_on(
+                &wait,
+                self.key(),
+                validate,
+                PARKED,
+                token(me, false),
+                deadline,
+            )? {
+                ParkResult::Unparked(TOKEN_HANDOFF) => {
+                    // The releasing writer counted us in.
+                    self.note_read(at);
+                    return Ok(true);
+                }
+                ParkResult::TimedOut => return Ok(false),
+                _ => spin.reset(),
+            }
+        }
+    }
+
+    /// Releases one read lock.
+    ///
+    /// # Safety
+    /// The calling thread must hold a read lock.
+    #[inline]
+    pub(crate) unsafe fn unlock_read(&self) {
+        let key = self.key();
+        registry::with_current(|me| me.reads.pop(key));
+        let s = self.state.fetch_sub(ONE_READER, Ordering::Release);
+        if s & READERS == ONE_READER && s & WRITER_PARKED != 0 {
+            self.wake_drained_writer();
+        }
+    }
+
+    #[cold]
+    fn wake_drained_writer(&self) {
+        wait::unpark_one(self.drain_key(), |_| {
+            self.state.fetch_and(!WRITER_PARKED, Ordering::Relaxed);
+            TOKEN_NORMAL
+        });
+    }
+
+    // ---- writing ----
+
+    #[inline]
+    pub(crate) fn try_write(&self, at: &'static Location<'static>) -> bool {
+        let me = registry::current_id();
+        if self
+            .state
+            .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.note_writer(me, at);
+            true
+        } else {
+            false
+        }
+    }
+
+    #[inline]
+    pub(crate) fn write(
+        &self,
+        deadline: Option<Instant>,
+        check: bool,
+        at: &'static Location<'static>,
+    ) -> Result<bool, DeadlockError> {
+        if self.try_write(at) {
+            return Ok(true);
+        }
+        self.write_slow(deadline, check, at)
+    }
+
+    #[cold]
+    fn write_slow(
+        &self,
+        deadline: Option<Instant>,
+        check: bool,
+        at: &'static Location<'static>,
+    ) -> Result<bool, DeadlockError> {
+        let me = registry::current_id();
+        if !self.claim(me, deadline, check, at)? {
+            return Ok(false);
+        }
+        match self.drain(me, deadline, check, at) {
+            Ok(true) => Ok(true),
+            other => {
+                // Timed out or deadlocked waiting for readers: give the claim back.
+                self.release_writer();
+                other
+            }
+        }
+    }
+
+    /// Phase 1: takes `WRITER`, after which no new reader gets in.
+    fn claim(
+        &self,
+        me: u64,
+        deadline: Option<Instant>,
+        check: bool,
+        at: &'static Location<'static>,
+    ) -> Result<bool, DeadlockError> {
+        let on = PhaseWait {
+            lock: self,
+            phase: Phase::Claim,
+        };
+        let mut wait = lock_wait(&on, deadline, at);
+        wait.check &= check;
+        let mut spin = SpinWait::new();
+        loop {
+            let s = self.state.load(Ordering::Relaxed);
+            if s & WRITER == 0 {
+                if self
+                    .state
+                    .compare_exchange_weak(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.note_writer(me, at);
+                    return Ok(true);
+                }
+                continue;
+            }
+            if s & PARKED == 0 && spin.spin() {
+                continue;
+            }
+            if s & PARKED == 0
+                && self
+                    .state
+                    .compare_exchange_weak(s, s | PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            let validate = || {
+                let s = self.state.load(Ordering::Relaxed);
+                s & WRITER != 0 && s & PARKED != 0
+            };
+            match self.park_on(
+                &wait,
+                self.key(),
+                validate,
+                PARKED,
+                token(me, true),
+                deadline,
+            )? {
+                ParkResult::Unparked(TOKEN_HANDOFF) => {
+                    // The releasing writer gave us `WRITER` and recorded us as its holder.
+                    self.note_writer(me, at);
+                    return Ok(true);
+                }
+                ParkResult::TimedOut => return Ok(false),
+                _ => spin.reset(),
+            }
+        }
+    }
+
+    /// Phase 2: holding `WRITER`, waits for the readers inside to leave.
+    fn drain(
+        &self,
+        me: u64,
+        deadline: Option<Instant>,
+        check: bool,
+        at: &'static Location<'static>,
+    ) -> Result<bool, DeadlockError> {
+        let on = PhaseWait {
+            lock: self,
+            phase: Phase::Drain,
+        };
+        let mut wait = lock_wait(&on, deadline, at);
+        wait.check &= check;
+        let mut spin = SpinWait::new();
+        loop {
+            let s = self.state.load(Ordering::Acquire);
+            if s & READERS == 0 {
+                return Ok(true);
+            }
+            if spin.spin() {
+                continue;
+            }
+            if s & WRITER_PARKED == 0
+                && self
+                    .state
+                    .compare_exchange_weak(
+                        s,
+                        s | WRITER_PARKED,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+            {
+                continue;
+            }
+            let validate = || {
+                let s = self.state.load(Ordering::Relaxed);
+                s & READERS != 0 && s & WRITER_PARKED != 0
+            };
+            let token = token(me, true);
+            if let ParkResult::TimedOut = self.park_on(
+                &wait,
+                self.drain_key(),
+                validate,
+                WRITER_PARKED,
+                token,
+                deadline,
+            )? {
+                return Ok(self.state.load(Ordering::Acquire) & READERS == 0);
+            }
+        }
+    }
+
+    /// Releases the write lock (or a writer's claim given up before it got in).
+    ///
+    /// # Safety
+    /// The calling thread must hold the write lock.
+    #[inline]
+    pub(crate) unsafe fn unlock_write(&self) {
+        self.writer.store(0, Ordering::Relaxed);
+        if self
+            .state
+            .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.release_writer();
+        }
+    }
+
+    /// Clears `WRITER` and hands the lock on: to every parked reader at once, or else
+    /// to the longest-waiting writer.
+    #[cold]
+    fn release_writer(&self) {
+        self.writer.store(0, Ordering::Relaxed);
+        let readers = Cell::new(0usize);
+        let woke_readers = wait::unpark_filter(
+            self.key(),
+            |t| {
+                if token_is_writer(t) {
+                    FilterOp::Skip
+                } else {
+                    readers.set(readers.get() + 1);
+                    FilterOp::Unpark
+                }
+            },
+            |result: UnparkResult| {
+                let more = if result.have_more_threads { PARKED } else { 0 };
+                let s = self.state.load(Ordering::Relaxed);
+                let base = (s & !(WRITER | PARKED)) | more;
+                if result.unparked_threads > 0 {
+                    let n = result.unparked_threads * ONE_READER;
+                    self.state.store(base + n, Ordering::Release);
+                    TOKEN_HANDOFF
+                } else {
+                    self.state.store(base, Ordering::Release);
+                    TOKEN_NORMAL
+                }
+            },
+        );
+        if woke_readers.unparked_threads > 0 {
+            return;
+        }
+        let next = Cell::new(None);
+        wait::unpark_filter(
+            self.key(),
+            |t| {
+                if next.get().is_none() && token_is_writer(t) {
+                    next.set(Some(token_thread(t)));
+                    FilterOp::Unpark
+                } else if next.get().is_none() {
+                    FilterOp::Skip
+                } else {
+                    FilterOp::Stop
+                }
+            },
+            |result: UnparkResult| {
+                let s = self.state.load(Ordering::Relaxed);
+                let s = if result.have_more_threads {
+                    s | PARKED
+                } else {
+                    s & !PARKED
+                };
+                match next.get() {
+                    Some(id) if result.unparked_threads > 0 && s & WRITER == 0 => {
+                        self.writer.store(id, Ordering::Relaxed);
+                        self.state.store(s | WRITER, Ordering::Release);
+                        TOKEN_HANDOFF
+                    }
+                    _ => {
+                        self.state.store(s, Ordering::Release);
+                        TOKEN_NORMAL
+                    }
+                }
+            },
+        );
+    }
+
+    /// Parks through the waiting path; on timeout, clears `bit` if we were the last.
+    fn park_on(
+        &self,
+        wait: &Wait<'_>,
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        bit: usize,
+        token: ParkToken,
+        deadline: Option<Instant>,
+    ) -> Result<ParkResult, DeadlockError> {
+        let timed_out = |_, was_last: bool| {
+            if was_last {
+                self.state.fetch_and(!bit, Ordering::Relaxed);
+            }
+        };
+        wait::park(wait, key, validate, || {}, timed_out, token, deadline)
+    }
+}
+
+fn lock_wait<'a>(
+    on: &'a PhaseWait<'a>,
+    deadline: Option<Instant>,
+    at: &'static Location<'static>,
+) -> Wait<'a> {
+    Wait {
+        on,
+        state: if deadline.is_some() {
+            ThreadState::TimedWaiting
+        } else {
+            ThreadState::Blocked
+        },
+        at,
+        check: deadline.is_none(),
+    }
+}

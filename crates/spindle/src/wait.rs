@@ -1,0 +1,182 @@
+//! Layer 2: the one waiting path.
+//!
+//! Every blocking call in the crate parks through [`park`], over `parking_lot_core`. It,
+//! and only it, sets the caller's [`ThreadState`], publishes what the caller waits on (the
+//! wait-for edge that `waiting_on` shows and deadlock detection follows), and, for a lock
+//! acquisition without timeout, checks whether parking would close a cycle of waits.
+//! Primitives never touch thread state or the wait-for graph themselves; their fast paths
+//! never come here at all.
+
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken};
+
+use crate::deadlock::{self, DeadlockError};
+use crate::thread::registry::{self, ThreadRecord};
+use crate::thread::ThreadState;
+
+/// Something a thread can wait on, as reports and deadlock detection see it.
+pub(crate) trait Waitable: Sync {
+    /// What is waited on, for people: `Mutex "accounts"`, `Event created at src/main.rs:4:13`.
+    fn describe(&self) -> String;
+
+    /// The threads that must act before this wait can end (a lock's owners), each with
+    /// where it acquired what it holds. Empty for waits nobody in particular ends.
+    /// `threads` is a snapshot of the live threads, for waits that must search them.
+    fn holders(&self, _threads: &[Arc<ThreadRecord>], _out: &mut Vec<Holder>) {}
+}
+
+/// A thread that holds what another waits for.
+#[derive(Clone, Copy)]
+pub(crate) struct Holder {
+    pub(crate) thread: u64,
+    /// Where it acquired the resource, when known.
+    pub(crate) since: Option<&'static Location<'static>>,
+}
+
+/// One blocking call, as the waiting path needs to know it.
+pub(crate) struct Wait<'a> {
+    pub(crate) on: &'a dyn Waitable,
+    /// `Blocked` for a lock acquisition without timeout, else `Waiting` or `TimedWaiting`.
+    pub(crate) state: ThreadState,
+    /// Where the blocking call was made.
+    pub(crate) at: &'static Location<'static>,
+    /// Check for a cycle before parking (a lock acquisition without timeout, unless it
+    /// is a primitive's internal re-lock, which cannot be part of a cycle).
+    pub(crate) check: bool,
+}
+
+/// What a parked thread waits on: published in its record for as long as it is parked.
+pub(crate) struct WaitEdge {
+    on: NonNull<dyn Waitable>,
+    pub(crate) state: ThreadState,
+    pub(crate) at: &'static Location<'static>,
+}
+
+// SAFETY: `on` points at a `Waitable` (which is `Sync`) borrowed by the parked thread for
+// the whole time the edge is published; the parked thread removes the edge, under the
+// record's lock, before that borrow ends. Anyone dereferencing it holds that same lock.
+unsafe impl Send for WaitEdge {}
+
+impl WaitEdge {
+    /// The waited-on resource.
+    ///
+    /// The returned reference is valid while the record lock that guards this edge is held.
+    pub(crate) fn on(&self) -> &dyn Waitable {
+        // SAFETY: see the `Send` impl: the edge is only reachable through the record's lock,
+        // and the waiting thread keeps the resource borrowed until it has removed the edge.
+        unsafe { self.on.as_ref() }
+    }
+}
+
+/// Parks the calling thread on `key` (see `parking_lot_core::park` for the callbacks),
+/// publishing `wait` while it is parked.
+///
+/// Returns `Err` without parking when `wait` is a lock acquisition without timeout that
+/// would complete a cycle of waits (and detection is on).
+pub(crate) fn park(
+    wait: &Wait<'_>,
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    timed_out: impl FnOnce(usize, bool),
+    token: ParkToken,
+    deadline: Option<Instant>,
+) -> Result<ParkResult, DeadlockError> {
+    let me = registry::try_current();
+    if let Some(me) = &me {
+        publish(me, wait)?;
+    }
+    // SAFETY: `key` is the address of a primitive of this crate (or of the thread record),
+    // which uses it only with this module's functions; callers' `validate` and `timed_out`
+    // only touch atomics, never panic and never call into parking_lot.
+    let result =
+        unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) };
+    if let Some(me) = &me {
+        unpublish(me);
+    }
+    Ok(result)
+}
+
+fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<(), DeadlockError> {
+    let edge = WaitEdge {
+        // SAFETY: only the lifetime is erased; see `WaitEdge`'s `Send` impl for why the
+        // pointer is never used after `wait.on`'s borrow ends.
+        on: unsafe { erase(wait.on) },
+        state: wait.state,
+        at: wait.at,
+    };
+    if wait.check && deadlock::checks_on_lock() {
+        // Publishing and checking under one lock: of two threads closing a cycle at the
+        // same moment, the second to get here sees the first's edge, and only it reports.
+        let _graph = deadlock::GRAPH.lock();
+        *me.wait.lock() = Some(edge);
+        if let Some(cycle) = deadlock::find_lock_cycle(me) {
+            *me.wait.lock() = None;
+            return Err(cycle);
+        }
+    } else {
+        *me.wait.lock() = Some(edge);
+    }
+    me.set_state(wait.state);
+    Ok(())
+}
+
+fn unpublish(me: &ThreadRecord) {
+    *me.wait.lock() = None;
+    me.set_state(ThreadState::Runnable);
+}
+
+/// Erases the lifetime of a waitable borrowed for the duration of a park.
+///
+/// # Safety
+/// The pointer must not be dereferenced after the borrow ends.
+unsafe fn erase<'a>(on: &'a (dyn Waitable + 'a)) -> NonNull<dyn Waitable> {
+    let ptr: NonNull<dyn Waitable + 'a> = NonNull::from(on);
+    // SAFETY: a fat pointer's layout does not depend on its lifetime bound; the caller
+    // promises not to use it past `'a`.
+    unsafe { std::mem::transmute::<NonNull<dyn Waitable + 'a>, NonNull<dyn Waitable>>(ptr) }
+}
+
+/// Wakes one thread parked on `key`; `callback` runs with the queue locked.
+pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> UnparkToken) {
+    // SAFETY: see `park`; callbacks given here only touch atomics and never panic.
+    unsafe {
+        parking_lot_core::unpark_one(key, callback);
+    }
+}
+
+/// Wakes the threads on `key` that `filter` picks; `callback` runs with the queue locked.
+pub(crate) fn unpark_filter(
+    key: usize,
+    filter: impl FnMut(ParkToken) -> FilterOp,
+    callback: impl FnOnce(UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    // SAFETY: see `park`; filters and callbacks given here only touch atomics and locals.
+    unsafe { parking_lot_core::unpark_filter(key, filter, callback) }
+}
+
+/// Wakes every thread parked on `key`.
+pub(crate) fn unpark_all(key: usize) -> usize {
+    // SAFETY: see `park`.
+    unsafe { parking_lot_core::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN) }
+}
+
+/// A wait that nobody in particular ends, described by a fixed text (`sleep`, `join`).
+pub(crate) struct Described<F: Fn() -> String + Sync>(pub(crate) F);
+
+impl<F: Fn() -> String + Sync> Waitable for Described<F> {
+    fn describe(&self) -> String {
+        (self.0)()
+    }
+}
+
+/// The deadline `timeout` from now; a timeout too long for the clock waits ~forever.
+pub(crate) fn deadline_after(timeout: std::time::Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(60 * 60 * 24 * 365 * 30))
+}
