@@ -132,7 +132,7 @@ impl RawRwLock {
     #[inline]
     fn note_read(&self, at: &'static Location<'static>) {
         let key = self.key();
-        registry::with_current(|me| me.reads.push(key, at));
+        registry::with_current_fast(|me| me.reads.push(key, at));
     }
 
     fn note_writer(&self, me: u64, at: &'static Location<'static>) {
@@ -242,7 +242,7 @@ impl RawRwLock {
     #[inline]
     pub(crate) unsafe fn unlock_read(&self) {
         let key = self.key();
-        registry::with_current(|me| me.reads.pop(key));
+        registry::with_current_fast(|me| me.reads.pop(key));
         let s = self.state.fetch_sub(ONE_READER, Ordering::Release);
         if s & READERS == ONE_READER && s & WRITER_PARKED != 0 {
             self.wake_drained_writer();

@@ -171,6 +171,8 @@ struct CurrentRecord(Arc<ThreadRecord>);
 
 impl Drop for CurrentRecord {
     fn drop(&mut self) {
+        // The fast paths' raw pointer must not outlive the record it points at.
+        let _ = CURRENT_PTR.try_with(|p| p.set(ptr::null()));
         let rec = &self.0;
         if !rec.spawned && rec.id != MAIN_ID {
             rec.terminate();
@@ -183,6 +185,10 @@ thread_local! {
     /// The calling thread's id, for the lock fast paths. Has no destructor, so it stays
     /// readable while other thread-locals are being destroyed.
     static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
+    /// The record `CURRENT` holds, for the read-lock fast paths: a plain pointer read,
+    /// no lazy initialisation. Null until the thread registers, and again once `CURRENT`
+    /// has been destroyed.
+    static CURRENT_PTR: Cell<*const ThreadRecord> = const { Cell::new(ptr::null()) };
 }
 
 fn is_os_main_thread() -> bool {
@@ -202,7 +208,10 @@ pub(crate) fn bind_current(record: Arc<ThreadRecord>) {
     record.bound.store(true, Ordering::Relaxed);
     CURRENT_ID.with(|id| id.set(record.id));
     CURRENT.with(|cell| {
-        let _ = cell.set(CurrentRecord(record));
+        let rec_ptr = Arc::as_ptr(&record);
+        if cell.set(CurrentRecord(record)).is_ok() {
+            CURRENT_PTR.with(|p| p.set(rec_ptr));
+        }
     });
 }
 
@@ -248,6 +257,19 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&ThreadRecord) -> R) -> Option<R> {
         Ok(Some(r)) => Some(r),
         Ok(None) => Some(call(&register_foreign())),
         Err(_) => None,
+    }
+}
+
+/// Runs `f` on the calling thread's record: one thread-local read once registered.
+#[inline]
+pub(crate) fn with_current_fast(f: impl FnOnce(&ThreadRecord)) {
+    let rec = CURRENT_PTR.with(Cell::get);
+    if rec.is_null() {
+        with_current(f);
+    } else {
+        // SAFETY: `CURRENT_PTR` is non-null only while `CURRENT` holds the `Arc` it points
+        // into (it is cleared before that `Arc` is dropped), and only this thread reads it.
+        f(unsafe { &*rec });
     }
 }
 

@@ -1,0 +1,170 @@
+//! Every primitive under contention, small enough to run under Miri, which checks the
+//! unsafe code (lock words, guards, the waiting path's erased pointers) for undefined
+//! behaviour and data races:
+//!
+//! `MIRIFLAGS=-Zmiri-permissive-provenance cargo +nightly miri test -p spindle --test miri_primitives`
+//!
+//! (parking_lot_core casts integers to pointers; the flag accepts that.) The same tests
+//! run natively with the rest of the suite.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spindle::sync::{
+    Barrier, BoundedSemaphore, Condition, DeadlockError, Event, Gil, Mutex, ReentrantMutex,
+    RwLock, Semaphore,
+};
+use spindle::thread;
+
+const THREADS: usize = 3;
+const ROUNDS: usize = if cfg!(miri) { 10 } else { 1000 };
+
+fn on_threads(f: impl Fn(usize) + Send + Sync + 'static) {
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let f = Arc::clone(&f);
+            thread::spawn(move || f(i))
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("worker panicked");
+    }
+}
+
+#[test]
+fn mutex_counts_exactly() {
+    let m = Arc::new(Mutex::new(0usize));
+    let m2 = Arc::clone(&m);
+    on_threads(move |_| {
+        for _ in 0..ROUNDS {
+            *m2.lock() += 1;
+        }
+    });
+    assert_eq!(*m.lock(), THREADS * ROUNDS);
+}
+
+#[test]
+fn reentrant_mutex_counts_exactly() {
+    let m = Arc::new(ReentrantMutex::new(Cell::new(0usize)));
+    let m2 = Arc::clone(&m);
+    on_threads(move |_| {
+        for _ in 0..ROUNDS {
+            let outer = m2.lock();
+            let inner = m2.lock();
+            inner.set(inner.get() + 1);
+            drop(inner);
+            drop(outer);
+        }
+    });
+    assert_eq!(m.lock().get(), THREADS * ROUNDS);
+}
+
+#[test]
+fn rwlock_readers_and_writers() {
+    let l = Arc::new(RwLock::new(0usize));
+    let l2 = Arc::clone(&l);
+    on_threads(move |i| {
+        for _ in 0..ROUNDS {
+            if i == 0 {
+                *l2.write() += 1;
+            } else {
+                let a = l2.read();
+                assert!(*a <= ROUNDS);
+            }
+        }
+    });
+    assert_eq!(*l.read(), ROUNDS);
+}
+
+#[test]
+fn condition_hands_items_over() {
+    let c = Arc::new(Condition::new(Vec::<usize>::new()));
+    let producer = {
+        let c = Arc::clone(&c);
+        thread::spawn(move || {
+            for i in 0..ROUNDS {
+                c.lock().push(i);
+                c.notify_one();
+            }
+        })
+    };
+    let mut got = 0;
+    while got < ROUNDS {
+        let mut items = c.lock();
+        items.wait_until(|v| !v.is_empty());
+        got += items.drain(..).count();
+    }
+    producer.join().unwrap();
+    assert_eq!(got, ROUNDS);
+}
+
+#[test]
+fn semaphore_limits_concurrency() {
+    let s = Arc::new(Semaphore::new(1));
+    let inside = Arc::new(Mutex::new(0usize));
+    let (s2, inside2) = (Arc::clone(&s), Arc::clone(&inside));
+    on_threads(move |_| {
+        for _ in 0..ROUNDS {
+            let _p = s2.acquire();
+            let now = {
+                let mut n = inside2.lock();
+                *n += 1;
+                *n
+            };
+            assert_eq!(now, 1);
+            *inside2.lock() -= 1;
+        }
+    });
+    assert_eq!(s.available_permits(), 1);
+    let b = BoundedSemaphore::new(1);
+    assert!(b.release(1).is_err());
+}
+
+#[test]
+fn event_and_barrier() {
+    let e = Arc::new(Event::new());
+    let b = Arc::new(Barrier::new(THREADS));
+    let (e2, b2) = (Arc::clone(&e), Arc::clone(&b));
+    on_threads(move |i| {
+        if i == 0 {
+            e2.set();
+        }
+        e2.wait();
+        for _ in 0..3 {
+            assert!(b2.wait().unwrap() < THREADS);
+        }
+    });
+    assert!(e.is_set());
+    assert!(!e.wait_timeout(Duration::ZERO) || e.is_set());
+}
+
+#[test]
+fn gil_switches_between_threads() {
+    let gil = Arc::new(Gil::with_switch_interval(Duration::from_micros(50)));
+    let g2 = Arc::clone(&gil);
+    on_threads(move |_| {
+        let mut held = g2.acquire();
+        for _ in 0..ROUNDS {
+            held.tick();
+        }
+        held.allow_threads(|| ());
+    });
+}
+
+#[test]
+fn self_deadlock_is_reported_and_unwinds() {
+    let m = Mutex::new(());
+    let held = m.lock();
+    let err: DeadlockError = m.lock_checked().unwrap_err();
+    assert_eq!(err.threads().len(), 1);
+    drop(held);
+    assert!(m.try_lock().is_some());
+}
+
+#[test]
+fn panics_reach_join() {
+    let h = thread::spawn(|| -> u8 { panic!("checked by miri") });
+    assert_eq!(h.join().unwrap_err().message(), "checked by miri");
+}
