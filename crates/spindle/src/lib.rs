@@ -33,4 +33,5 @@
 pub mod deadlock;
 pub mod sync;
 pub mod thread;
+pub mod trace;
 pub(crate) mod wait;

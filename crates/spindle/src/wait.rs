@@ -15,8 +15,9 @@ use std::time::Instant;
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken};
 
 use crate::deadlock::{self, DeadlockError};
-use crate::thread::registry::{self, ThreadRecord};
 use crate::thread::ThreadState;
+use crate::thread::registry::{self, ThreadRecord};
+use crate::trace::{self, EventKind};
 
 /// Something a thread can wait on, as reports and deadlock detection see it.
 pub(crate) trait Waitable: Sync {
@@ -122,12 +123,36 @@ fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<(), DeadlockError>
         *me.wait.lock() = Some(edge);
     }
     me.set_state(wait.state);
+    trace::emit(|| EventKind::State {
+        state: wait.state,
+        waiting_on: Some(wait.on.describe()),
+    });
     Ok(())
 }
 
 fn unpublish(me: &ThreadRecord) {
     *me.wait.lock() = None;
     me.set_state(ThreadState::Runnable);
+    trace::emit(|| EventKind::State {
+        state: ThreadState::Runnable,
+        waiting_on: None,
+    });
+}
+
+/// When a contended lock acquisition began, if a trace hook listens (else no clock read).
+#[inline]
+pub(crate) fn contention_started() -> Option<Instant> {
+    trace::enabled().then(Instant::now)
+}
+
+/// Reports a lock acquired after waiting since `started` (see `contention_started`).
+pub(crate) fn contended_acquire(on: &dyn Waitable, started: Option<Instant>) {
+    if let Some(started) = started {
+        trace::emit(|| EventKind::LockAcquired {
+            lock: on.describe(),
+            waited: started.elapsed(),
+        });
+    }
 }
 
 /// Erases the lifetime of a waitable borrowed for the duration of a park.

@@ -10,8 +10,8 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use super::error::{DeadlockError, DeadlockKind, DeadlockedThread};
-use crate::thread::registry::{self, ThreadRecord};
 use crate::thread::ThreadState;
+use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::Holder;
 
 /// Which edges a search may follow.

@@ -35,6 +35,11 @@ pub enum DeadlockKind {
     Cycle,
     /// Every non-daemon thread is parked without a timeout, so none can ever wake another.
     Stall,
+    /// Locks taken in opposite orders in different places ([`Detection::LockOrder`]):
+    /// nothing deadlocked, but threads taking them at the same moment would.
+    ///
+    /// [`Detection::LockOrder`]: crate::deadlock::Detection::LockOrder
+    LockOrder,
 }
 
 /// One thread of a deadlock: what it holds and what it waits for.
@@ -138,6 +143,23 @@ impl fmt::Display for DeadlockError {
                     write!(f, " wants {} (waiting at {})", t.wants, t.waiting_at)?;
                     if let Some(by) = &t.blocked_by {
                         write!(f, ", held by \"{by}\"")?;
+                    }
+                }
+                Ok(())
+            }
+            DeadlockKind::LockOrder => {
+                write!(
+                    f,
+                    "lock order inversion: these locks were taken in opposite orders; threads doing both at once would deadlock"
+                )?;
+                for t in &self.threads {
+                    write!(
+                        f,
+                        "\n  thread \"{}\" took {} (at {})",
+                        t.name, t.wants, t.waiting_at
+                    )?;
+                    if let Some(holds) = t.holds() {
+                        write!(f, " while holding {holds}{}", since(t.held_since()))?;
                     }
                 }
                 Ok(())

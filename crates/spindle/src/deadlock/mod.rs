@@ -11,7 +11,7 @@
 //! What never reports: plain contention, a reentrant lock taken again by its owner,
 //! readers sharing an `RwLock`, and any wait with a timeout (it ends by itself).
 //!
-//! ```
+//! ```rust,standalone_crate
 //! use spindle::deadlock::{self, Detection};
 //!
 //! deadlock::set_detection(Detection::WaitFor); // the default
@@ -21,13 +21,15 @@
 
 mod cycle;
 mod error;
+pub(crate) mod lock_order;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use error::{DeadlockError, DeadlockKind, DeadlockedThread};
+pub use lock_order::set_lock_order_handler;
 
-use crate::thread::registry::ThreadRecord;
 use crate::thread::ThreadState;
+use crate::thread::registry::ThreadRecord;
 use cycle::{Follow, Graph};
 
 /// How much deadlock detection runs when a thread is about to block.
@@ -38,13 +40,19 @@ pub enum Detection {
     /// Check the wait-for graph whenever a lock acquisition is about to park (the default).
     #[default]
     WaitFor,
+    /// `WaitFor`, plus lock-order checking as Linux's lockdep: every acquisition made while
+    /// holding other locks records their order, and the first inversion (A then B in one
+    /// place, B then A in another) is reported once through
+    /// [`set_lock_order_handler`]'s handler (default: stderr), even if the timing never
+    /// deadlocked. Costs a little on every acquisition while on.
+    LockOrder,
 }
 
 static MODE: AtomicU8 = AtomicU8::new(1);
 
 /// Sets the detection mode for the whole process.
 ///
-/// ```
+/// ```rust,standalone_crate
 /// use spindle::deadlock::{self, Detection};
 /// deadlock::set_detection(Detection::Off);
 /// assert_eq!(deadlock::detection(), Detection::Off);
@@ -54,8 +62,10 @@ pub fn set_detection(mode: Detection) {
     let v = match mode {
         Detection::Off => 0,
         Detection::WaitFor => 1,
+        Detection::LockOrder => 2,
     };
     MODE.store(v, Ordering::Relaxed);
+    lock_order::set_enabled(mode == Detection::LockOrder);
 }
 
 /// The detection mode in force.
@@ -67,7 +77,8 @@ pub fn set_detection(mode: Detection) {
 pub fn detection() -> Detection {
     match MODE.load(Ordering::Relaxed) {
         0 => Detection::Off,
-        _ => Detection::WaitFor,
+        1 => Detection::WaitFor,
+        _ => Detection::LockOrder,
     }
 }
 

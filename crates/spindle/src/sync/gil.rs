@@ -4,16 +4,16 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::condvar::Condvar;
 use super::label::Label;
 use super::mutex::{Mutex, MutexGuard};
 use crate::deadlock;
-use crate::thread::registry::{self, ThreadRecord};
 use crate::thread::ThreadState;
+use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{Holder, Wait, Waitable};
 
 struct State {

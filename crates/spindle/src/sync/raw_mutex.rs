@@ -18,16 +18,17 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, SpinWait, UnparkToken};
 
 use super::label::Label;
 use crate::deadlock::DeadlockError;
-use crate::thread::registry::{self, ThreadRecord};
+use crate::deadlock::lock_order::{self, ClassSlot};
 use crate::thread::ThreadState;
+use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{self, Holder, Wait, Waitable};
 
 const PARKED: u64 = 1;
@@ -43,6 +44,8 @@ pub(crate) struct RawMutex {
     pub(crate) label: Label,
     /// `"Mutex"`, `"ReentrantMutex"`, …: how reports call this lock.
     kind: &'static str,
+    /// Its lock class, for `Detection::LockOrder`.
+    class: ClassSlot,
 }
 
 impl RawMutex {
@@ -52,6 +55,7 @@ impl RawMutex {
             acquired_at: AtomicPtr::new(ptr::null_mut()),
             label,
             kind,
+            class: ClassSlot::new(),
         }
     }
 
@@ -65,10 +69,22 @@ impl RawMutex {
         self.state.load(Ordering::Relaxed) >> 1
     }
 
+    /// Records where the lock was taken; `ordered` says whether the acquisition sets a
+    /// lock order (not for try-locks, timed or internal re-locks).
     #[inline]
-    fn note_acquired(&self, at: &'static Location<'static>) {
+    fn note_acquired(&self, at: &'static Location<'static>, ordered: bool) {
         self.acquired_at
             .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
+        if lock_order::enabled() {
+            lock_order::acquired(self.key(), self.kind, &self.label, &self.class, ordered, at);
+        }
+    }
+
+    #[inline]
+    fn note_released(&self) {
+        if lock_order::enabled() {
+            lock_order::released(self.key());
+        }
     }
 
     /// Acquires the lock; `Err` (without acquiring) if waiting would close a cycle.
@@ -80,7 +96,7 @@ impl RawMutex {
             .compare_exchange_weak(0, me << 1, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.note_acquired(at);
+            self.note_acquired(at, true);
             return Ok(());
         }
         self.lock_slow(me, None, true, at).map(|_| ())
@@ -95,7 +111,7 @@ impl RawMutex {
             .compare_exchange_weak(0, me << 1, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.note_acquired(at);
+            self.note_acquired(at, false);
             return;
         }
         let _ = self.lock_slow(me, None, false, at);
@@ -117,7 +133,7 @@ impl RawMutex {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    self.note_acquired(at);
+                    self.note_acquired(at, false);
                     return true;
                 }
                 Err(x) => s = x,
@@ -152,6 +168,7 @@ impl RawMutex {
             at,
             check,
         };
+        let started = wait::contention_started();
         let mut spin = SpinWait::new();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -163,7 +180,8 @@ impl RawMutex {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        self.note_acquired(at);
+                        self.note_acquired(at, check);
+                        wait::contended_acquire(self, started);
                         return Ok(true);
                     }
                     Err(x) => s = x,
@@ -206,7 +224,8 @@ impl RawMutex {
                 deadline,
             )? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
-                    self.note_acquired(at);
+                    self.note_acquired(at, check);
+                    wait::contended_acquire(self, started);
                     return Ok(true);
                 }
                 ParkResult::TimedOut => return Ok(false),
@@ -223,6 +242,7 @@ impl RawMutex {
     /// The calling thread must hold the lock.
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
+        self.note_released();
         let s = self.state.load(Ordering::Relaxed);
         if s & PARKED == 0
             && self
@@ -240,6 +260,7 @@ impl RawMutex {
     /// # Safety
     /// The calling thread must hold the lock.
     pub(crate) unsafe fn unlock_fair(&self) {
+        self.note_released();
         let s = self.state.load(Ordering::Relaxed);
         if s & PARKED == 0
             && self

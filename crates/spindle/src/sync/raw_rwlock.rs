@@ -18,16 +18,17 @@
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, SpinWait, UnparkResult, UnparkToken};
 
 use super::label::Label;
 use crate::deadlock::DeadlockError;
-use crate::thread::registry::{self, ThreadRecord};
+use crate::deadlock::lock_order::{self, ClassSlot};
 use crate::thread::ThreadState;
+use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{self, Holder, Wait, Waitable};
 
 const PARKED: usize = 0b001;
@@ -56,6 +57,8 @@ pub(crate) struct RawRwLock {
     writer: AtomicU64,
     writer_at: AtomicPtr<Location<'static>>,
     pub(crate) label: Label,
+    /// Its lock class, for `Detection::LockOrder`.
+    class: ClassSlot,
 }
 
 /// The three ways to wait on the lock, each held up by different threads.
@@ -114,6 +117,7 @@ impl RawRwLock {
             writer: AtomicU64::new(0),
             writer_at: AtomicPtr::new(ptr::null_mut()),
             label,
+            class: ClassSlot::new(),
         }
     }
 
@@ -130,15 +134,31 @@ impl RawRwLock {
     }
 
     #[inline]
-    fn note_read(&self, at: &'static Location<'static>) {
+    fn note_read(&self, at: &'static Location<'static>, ordered: bool) {
         let key = self.key();
         registry::with_current_fast(|me| me.reads.push(key, at));
+        self.note_order(at, ordered);
     }
 
-    fn note_writer(&self, me: u64, at: &'static Location<'static>) {
+    fn note_writer(&self, me: u64, at: &'static Location<'static>, ordered: bool) {
         self.writer_at
             .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
         self.writer.store(me, Ordering::Relaxed);
+        self.note_order(at, ordered);
+    }
+
+    #[inline]
+    fn note_order(&self, at: &'static Location<'static>, ordered: bool) {
+        if lock_order::enabled() {
+            lock_order::acquired(self.key(), "RwLock", &self.label, &self.class, ordered, at);
+        }
+    }
+
+    #[inline]
+    fn note_released(&self) {
+        if lock_order::enabled() {
+            lock_order::released(self.key());
+        }
     }
 
     fn add_reader(s: usize) -> usize {
@@ -148,8 +168,9 @@ impl RawRwLock {
 
     // ---- reading ----
 
+    /// Takes a read lock if no writer holds or waits for the lock (no bookkeeping).
     #[inline]
-    pub(crate) fn try_read(&self, at: &'static Location<'static>) -> bool {
+    fn try_read_raw(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & WRITER == 0 {
             match self.state.compare_exchange_weak(
@@ -158,14 +179,20 @@ impl RawRwLock {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    self.note_read(at);
-                    return true;
-                }
+                Ok(_) => return true,
                 Err(x) => s = x,
             }
         }
         false
+    }
+
+    #[inline]
+    pub(crate) fn try_read(&self, at: &'static Location<'static>) -> bool {
+        let got = self.try_read_raw();
+        if got {
+            self.note_read(at, false);
+        }
+        got
     }
 
     #[inline]
@@ -174,7 +201,8 @@ impl RawRwLock {
         deadline: Option<Instant>,
         at: &'static Location<'static>,
     ) -> Result<bool, DeadlockError> {
-        if self.try_read(at) {
+        if self.try_read_raw() {
+            self.note_read(at, deadline.is_none());
             return Ok(true);
         }
         self.read_slow(deadline, at)
@@ -192,9 +220,12 @@ impl RawRwLock {
             phase: Phase::Read,
         };
         let wait = lock_wait(&on, deadline, at);
+        let started = wait::contention_started();
         let mut spin = SpinWait::new();
         loop {
-            if self.try_read(at) {
+            if self.try_read_raw() {
+                self.note_read(at, deadline.is_none());
+                wait::contended_acquire(&on, started);
                 return Ok(true);
             }
             let s = self.state.load(Ordering::Relaxed);
@@ -226,7 +257,8 @@ impl RawRwLock {
             )? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
                     // The releasing writer counted us in.
-                    self.note_read(at);
+                    self.note_read(at, deadline.is_none());
+                    wait::contended_acquire(&on, started);
                     return Ok(true);
                 }
                 ParkResult::TimedOut => return Ok(false),
@@ -241,6 +273,7 @@ impl RawRwLock {
     /// The calling thread must hold a read lock.
     #[inline]
     pub(crate) unsafe fn unlock_read(&self) {
+        self.note_released();
         let key = self.key();
         registry::with_current_fast(|me| me.reads.pop(key));
         let s = self.state.fetch_sub(ONE_READER, Ordering::Release);
@@ -267,7 +300,7 @@ impl RawRwLock {
             .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            self.note_writer(me, at);
+            self.note_writer(me, at, false);
             true
         } else {
             false
@@ -281,7 +314,13 @@ impl RawRwLock {
         check: bool,
         at: &'static Location<'static>,
     ) -> Result<bool, DeadlockError> {
-        if self.try_write(at) {
+        let me = registry::current_id();
+        if self
+            .state
+            .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.note_writer(me, at, check && deadline.is_none());
             return Ok(true);
         }
         self.write_slow(deadline, check, at)
@@ -295,13 +334,22 @@ impl RawRwLock {
         at: &'static Location<'static>,
     ) -> Result<bool, DeadlockError> {
         let me = registry::current_id();
+        let started = wait::contention_started();
         if !self.claim(me, deadline, check, at)? {
             return Ok(false);
         }
         match self.drain(me, deadline, check, at) {
-            Ok(true) => Ok(true),
+            Ok(true) => {
+                let on = PhaseWait {
+                    lock: self,
+                    phase: Phase::Claim,
+                };
+                wait::contended_acquire(&on, started);
+                Ok(true)
+            }
             other => {
                 // Timed out or deadlocked waiting for readers: give the claim back.
+                self.note_released();
                 self.release_writer();
                 other
             }
@@ -331,7 +379,7 @@ impl RawRwLock {
                     .compare_exchange_weak(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    self.note_writer(me, at);
+                    self.note_writer(me, at, wait.check);
                     return Ok(true);
                 }
                 continue;
@@ -361,7 +409,7 @@ impl RawRwLock {
             )? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
                     // The releasing writer gave us `WRITER` and recorded us as its holder.
-                    self.note_writer(me, at);
+                    self.note_writer(me, at, wait.check);
                     return Ok(true);
                 }
                 ParkResult::TimedOut => return Ok(false),
@@ -430,6 +478,7 @@ impl RawRwLock {
     /// The calling thread must hold the write lock.
     #[inline]
     pub(crate) unsafe fn unlock_write(&self) {
+        self.note_released();
         self.writer.store(0, Ordering::Relaxed);
         if self
             .state

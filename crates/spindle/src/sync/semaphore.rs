@@ -5,7 +5,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot_core::{FilterOp, ParkResult, DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN};
+use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult};
 
 use super::error::SemaphoreOverflow;
 use super::label::{Label, Labelled};
@@ -105,7 +105,7 @@ impl RawSemaphore {
                         available: cur,
                         released: n,
                         bound,
-                    })
+                    });
                 }
             };
             match self
@@ -231,7 +231,7 @@ impl Semaphore {
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.raw
             .try_acquire()
-            .then_some(SemaphorePermit { sem: &self.raw })
+            .then(|| SemaphorePermit { sem: &self.raw })
     }
 
     /// Takes a permit, waiting at most `timeout`.
@@ -245,7 +245,7 @@ impl Semaphore {
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         self.raw
             .acquire(Some(wait::deadline_after(timeout)), Location::caller())
-            .then_some(SemaphorePermit { sem: &self.raw })
+            .then(|| SemaphorePermit { sem: &self.raw })
     }
 
     /// Adds `n` permits (Python's `release(n)`), waking up to `n` waiters.
@@ -359,7 +359,7 @@ impl BoundedSemaphore {
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.raw
             .try_acquire()
-            .then_some(SemaphorePermit { sem: &self.raw })
+            .then(|| SemaphorePermit { sem: &self.raw })
     }
 
     /// Takes a permit, waiting at most `timeout`.
@@ -373,7 +373,7 @@ impl BoundedSemaphore {
     pub fn try_acquire_for(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         self.raw
             .acquire(Some(wait::deadline_after(timeout)), Location::caller())
-            .then_some(SemaphorePermit { sem: &self.raw })
+            .then(|| SemaphorePermit { sem: &self.raw })
     }
 
     /// Gives `n` permits back. `Err` (and nothing changes) if the count would exceed the

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::registry::ThreadRecord;
 use super::ThreadState;
+use super::registry::ThreadRecord;
 
 /// A handle on a live or finished thread: its id, name, daemon flag, state and what it
 /// waits on, readable from any thread at any time (Python's `Thread` object, minus control).

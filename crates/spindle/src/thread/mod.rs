@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 
 pub use info::ThreadInfo;
 pub use local::Local;
+pub use panicked::{Panicked, set_excepthook};
 #[allow(unused_imports)] // used by the executors
 pub(crate) use panicked::{payload_message, report as report_panic};
-pub use panicked::{set_excepthook, Panicked};
-pub use spawn::{spawn, JoinHandle, Thread};
+pub use spawn::{JoinHandle, Thread, spawn};
 pub use state::ThreadState;
 
 use crate::wait::{self, Described, Wait};

@@ -87,7 +87,7 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 ///
 /// The default hook prints `Exception in thread NAME:` and the message to stderr.
 ///
-/// ```
+/// ```rust,standalone_crate
 /// use std::sync::{Arc, Mutex};
 /// use spindle::thread;
 ///

@@ -8,7 +8,7 @@ use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex as InternalMutex, RwLock};
@@ -277,11 +277,7 @@ pub(crate) fn with_current_fast(f: impl FnOnce(&ThreadRecord)) {
 #[inline]
 pub(crate) fn current_id() -> u64 {
     let id = CURRENT_ID.with(Cell::get);
-    if id != 0 {
-        id
-    } else {
-        current_id_slow()
-    }
+    if id != 0 { id } else { current_id_slow() }
 }
 
 #[cold]

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex as InternalMutex;
-use parking_lot_core::{ParkResult, DEFAULT_PARK_TOKEN};
+use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult};
 
 use super::panicked::{self, Panicked};
 use super::registry::{self, ThreadRecord};
 use super::{ThreadInfo, ThreadState};
+use crate::trace::{self, EventKind};
 use crate::wait::{self, Holder, Wait, Waitable};
 
 /// A thread that has been created but not started (Python's `t = Thread(target=f)`).
@@ -108,6 +109,7 @@ type Packet<T> = InternalMutex<Option<Result<T, Panicked>>>;
 /// The body of every thread spindle starts.
 fn run<T>(record: Arc<ThreadRecord>, packet: Arc<Packet<T>>, f: Box<dyn FnOnce() -> T + Send>) {
     registry::bind_current(Arc::clone(&record));
+    trace::emit(|| EventKind::ThreadStart);
     let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let p = Panicked::from_payload(&*payload, record.name().to_string());
         // Python's rule: the hook hears of every panic when the thread ends, joined or not.
@@ -115,6 +117,7 @@ fn run<T>(record: Arc<ThreadRecord>, packet: Arc<Packet<T>>, f: Box<dyn FnOnce()
         p
     });
     *packet.lock() = Some(outcome);
+    trace::emit(|| EventKind::ThreadEnd);
     record.terminate();
 }
 

@@ -1,0 +1,307 @@
+//! `Detection::LockOrder`: lock-order checking, as Linux's lockdep.
+//!
+//! While on, each thread keeps a stack of the locks it holds. Acquiring lock B while
+//! holding A records the order A → B in one process-wide graph over lock *classes* (a
+//! named lock's class is its name; an unnamed one's is where it was created). The first
+//! time an order closes a cycle (B → … → A exists already), that inversion is reported
+//! once through the handler, even though the timing never deadlocked: two threads taking
+//! those locks at the same moment would.
+//!
+//! Not an order: re-entering a `ReentrantMutex`, a `try_lock` (it cannot wait forever),
+//! and a wait with a timeout. Locks of one class nested in each other are not checked
+//! against each other (no self-edges).
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use parking_lot::{Mutex as InternalMutex, RwLock};
+
+use super::error::{DeadlockError, DeadlockKind, DeadlockedThread};
+use crate::sync::label::Label;
+use crate::thread::ThreadState;
+use crate::thread::registry;
+
+static ON: AtomicBool = AtomicBool::new(false);
+/// Bumped each time checking is switched on: stacks from an earlier period are stale.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Whether lock-order checking is on (one relaxed load; the lock fast paths ask this).
+#[inline]
+pub(crate) fn enabled() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_enabled(on: bool) {
+    if on && !ON.load(Ordering::Relaxed) {
+        EPOCH.fetch_add(1, Ordering::Relaxed);
+    }
+    ON.store(on, Ordering::Relaxed);
+}
+
+/// A lock's class, interned on first use and cached in the lock (0: not yet interned).
+pub(crate) struct ClassSlot(AtomicU32);
+
+impl ClassSlot {
+    pub(crate) const fn new() -> Self {
+        ClassSlot(AtomicU32::new(0))
+    }
+
+    fn get(&self, kind: &str, label: &Label) -> u32 {
+        let cached = self.0.load(Ordering::Relaxed);
+        if cached != 0 {
+            return cached;
+        }
+        let id = intern(kind, label);
+        self.0.store(id, Ordering::Relaxed);
+        id
+    }
+}
+
+#[derive(PartialEq, Eq, Hash)]
+enum ClassKey {
+    Site(usize),
+    Name(Box<str>),
+}
+
+struct Classes {
+    ids: HashMap<ClassKey, u32>,
+    /// How reports name each class, by id - 1.
+    names: Vec<String>,
+}
+
+static CLASSES: RwLock<Option<Classes>> = RwLock::new(None);
+
+fn intern(kind: &str, label: &Label) -> u32 {
+    let key = match label {
+        Label::Created(at) => ClassKey::Site(*at as *const Location<'static> as usize),
+        Label::Named(name) => ClassKey::Name(name.clone()),
+    };
+    let mut classes = CLASSES.write();
+    let classes = classes.get_or_insert_with(|| Classes {
+        ids: HashMap::new(),
+        names: Vec::new(),
+    });
+    if let Some(&id) = classes.ids.get(&key) {
+        return id;
+    }
+    classes.names.push(label.describe(kind));
+    let id = classes.names.len() as u32;
+    classes.ids.insert(key, id);
+    id
+}
+
+fn class_name(id: u32) -> String {
+    CLASSES
+        .read()
+        .as_ref()
+        .and_then(|c| c.names.get(id as usize - 1).cloned())
+        .unwrap_or_else(|| format!("lock class {id}"))
+}
+
+/// One lock a thread holds.
+struct Held {
+    lock: usize,
+    class: u32,
+    at: &'static Location<'static>,
+}
+
+/// Where one order was first seen.
+#[derive(Clone)]
+struct Seen {
+    thread_id: u64,
+    thread: String,
+    held_at: &'static Location<'static>,
+    acquired_at: &'static Location<'static>,
+}
+
+#[derive(Default)]
+struct OrderGraph {
+    /// `after[a][b]`: b was acquired while a was held.
+    after: HashMap<u32, HashMap<u32, Seen>>,
+    /// Class pairs already reported, so each inversion is reported once.
+    reported: HashSet<(u32, u32)>,
+}
+
+static ORDERS: InternalMutex<Option<OrderGraph>> = InternalMutex::new(None);
+
+thread_local! {
+    static HELD: RefCell<(u64, Vec<Held>)> = const { RefCell::new((0, Vec::new())) };
+    /// Orders this thread has already put in the graph: repeats skip the global lock.
+    static KNOWN: RefCell<HashSet<(u32, u32)>> = RefCell::new(HashSet::new());
+}
+
+/// The calling thread acquired `lock`. `ordered` is false for a try-lock or a timed
+/// acquisition, which is noted as held but sets no order.
+#[cold]
+pub(crate) fn acquired(
+    lock: usize,
+    kind: &str,
+    label: &Label,
+    slot: &ClassSlot,
+    ordered: bool,
+    at: &'static Location<'static>,
+) {
+    let class = slot.get(kind, label);
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    let new_orders: Vec<(u32, &'static Location<'static>)> = HELD
+        .try_with(|held| {
+            let mut held = held.borrow_mut();
+            if held.0 != epoch {
+                *held = (epoch, Vec::new());
+            }
+            let orders = if ordered {
+                held.1
+                    .iter()
+                    .filter(|h| h.class != class)
+                    .map(|h| (h.class, h.at))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            held.1.push(Held { lock, class, at });
+            orders
+        })
+        .unwrap_or_default();
+    for (before, held_at) in new_orders {
+        let first_time = KNOWN
+            .try_with(|k| k.borrow_mut().insert((before, class)))
+            .unwrap_or(true);
+        if first_time {
+            record(before, class, held_at, at);
+        }
+    }
+}
+
+/// The calling thread released `lock` (a no-op if it was taken while checking was off).
+#[cold]
+pub(crate) fn released(lock: usize) {
+    let _ = HELD.try_with(|held| {
+        let mut held = held.borrow_mut();
+        if let Some(i) = held.1.iter().rposition(|h| h.lock == lock) {
+            held.1.remove(i);
+        }
+    });
+}
+
+/// Adds the order `before` → `after`, reporting it if it closes a cycle.
+fn record(
+    before: u32,
+    after: u32,
+    held_at: &'static Location<'static>,
+    acquired_at: &'static Location<'static>,
+) {
+    let me = registry::try_current();
+    let seen = Seen {
+        thread_id: me.as_ref().map_or(0, |m| m.id),
+        thread: me.map_or_else(|| "<exiting>".to_owned(), |m| m.name().to_string()),
+        held_at,
+        acquired_at,
+    };
+    let report = {
+        let mut graph = ORDERS.lock();
+        let graph = graph.get_or_insert_with(OrderGraph::default);
+        if graph
+            .after
+            .get(&before)
+            .is_some_and(|next| next.contains_key(&after))
+        {
+            return;
+        }
+        match path(graph, after, before) {
+            Some(reverse) => {
+                let pair = (before.min(after), before.max(after));
+                if !graph.reported.insert(pair) {
+                    return;
+                }
+                // The graph stays acyclic: the inverting order is reported, not added.
+                inversion(before, after, &seen, &reverse)
+            }
+            None => {
+                graph.after.entry(before).or_default().insert(after, seen);
+                return;
+            }
+        }
+    };
+    report_inversion(&report);
+}
+
+/// The orders leading from `from` to `to` in the graph, if `to` can be reached.
+fn path(graph: &OrderGraph, from: u32, to: u32) -> Option<Vec<(u32, u32, Seen)>> {
+    let mut stack = vec![(from, Vec::new())];
+    let mut visited = HashSet::new();
+    while let Some((class, trail)) = stack.pop() {
+        if class == to {
+            return Some(trail);
+        }
+        if !visited.insert(class) {
+            continue;
+        }
+        if let Some(next) = graph.after.get(&class) {
+            for (&n, seen) in next {
+                let mut t = trail.clone();
+                t.push((class, n, seen.clone()));
+                stack.push((n, t));
+            }
+        }
+    }
+    None
+}
+
+fn inversion(before: u32, after: u32, now: &Seen, earlier: &[(u32, u32, Seen)]) -> DeadlockError {
+    let entry = |held: u32, took: u32, seen: &Seen| DeadlockedThread {
+        id: seen.thread_id,
+        name: seen.thread.clone(),
+        state: ThreadState::Runnable,
+        wants: class_name(took),
+        waiting_at: seen.acquired_at,
+        holds: Some((class_name(held), Some(seen.held_at))),
+        blocked_by: None,
+    };
+    let mut threads = vec![entry(before, after, now)];
+    threads.extend(earlier.iter().map(|(h, t, seen)| entry(*h, *t, seen)));
+    DeadlockError::new(DeadlockKind::LockOrder, threads)
+}
+
+type Handler = Arc<dyn Fn(&DeadlockError) + Send + Sync>;
+static HANDLER: RwLock<Option<Handler>> = RwLock::new(None);
+
+fn report_inversion(report: &DeadlockError) {
+    let handler = HANDLER.read().clone();
+    match handler {
+        Some(h) => h(report),
+        None => eprintln!("spindle: {report}"),
+    }
+}
+
+/// Replaces what happens to a lock-order inversion found in
+/// [`Detection::LockOrder`](super::Detection::LockOrder) mode: by default it is printed
+/// to stderr. The handler runs on the thread whose acquisition completed the inversion,
+/// once per pair of lock classes.
+///
+/// ```rust,standalone_crate
+/// use std::sync::{Arc, Mutex as StdMutex};
+/// use spindle::deadlock::{self, DeadlockKind, Detection};
+/// use spindle::sync::Mutex;
+///
+/// let found = Arc::new(StdMutex::new(Vec::new()));
+/// let sink = Arc::clone(&found);
+/// deadlock::set_lock_order_handler(move |e| sink.lock().unwrap().push(e.kind()));
+/// deadlock::set_detection(Detection::LockOrder);
+/// let (a, b) = (Mutex::named("doc-a", ()), Mutex::named("doc-b", ()));
+/// {
+///     let _a = a.lock();
+///     let _b = b.lock(); // a then b
+/// }
+/// {
+///     let _b = b.lock();
+///     let _a = a.lock(); // b then a: reported, though nothing deadlocked
+/// }
+/// deadlock::set_detection(Detection::WaitFor);
+/// assert_eq!(*found.lock().unwrap(), [DeadlockKind::LockOrder]);
+/// ```
+pub fn set_lock_order_handler(handler: impl Fn(&DeadlockError) + Send + Sync + 'static) {
+    *HANDLER.write() = Some(Arc::new(handler));
+}
