@@ -13,6 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -127,15 +128,45 @@ struct OrderGraph {
 
 static ORDERS: InternalMutex<Option<OrderGraph>> = InternalMutex::new(None);
 
-thread_local! {
-    static HELD: RefCell<(u64, Vec<Held>)> = const { RefCell::new((0, Vec::new())) };
+/// What one thread keeps while checking is on.
+struct ThreadOrders {
+    /// The `EPOCH` these entries belong to.
+    epoch: u64,
+    held: Vec<Held>,
     /// Orders this thread has already put in the graph: repeats skip the global lock.
-    static KNOWN: RefCell<HashSet<(u32, u32)>> = RefCell::new(HashSet::new());
+    known: HashSet<u64, BuildHasherDefault<PairHasher>>,
+}
+
+thread_local! {
+    static ORDERS_HERE: RefCell<ThreadOrders> = RefCell::new(ThreadOrders {
+        epoch: 0,
+        held: Vec::new(),
+        known: HashSet::default(),
+    });
+}
+
+/// Hashes a packed pair of class ids with one multiplication (SipHash costs more than
+/// the whole lock acquisition here).
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// The calling thread acquired `lock`. `ordered` is false for a try-lock or a timed
 /// acquisition, which is noted as held but sets no order.
-#[cold]
+#[inline(never)]
 pub(crate) fn acquired(
     lock: usize,
     kind: &str,
@@ -146,42 +177,40 @@ pub(crate) fn acquired(
 ) {
     let class = slot.get(kind, label);
     let epoch = EPOCH.load(Ordering::Relaxed);
-    let new_orders: Vec<(u32, &'static Location<'static>)> = HELD
-        .try_with(|held| {
-            let mut held = held.borrow_mut();
-            if held.0 != epoch {
-                *held = (epoch, Vec::new());
-            }
-            let orders = if ordered {
-                held.1
-                    .iter()
-                    .filter(|h| h.class != class)
-                    .map(|h| (h.class, h.at))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            held.1.push(Held { lock, class, at });
-            orders
-        })
-        .unwrap_or_default();
-    for (before, held_at) in new_orders {
-        let first_time = KNOWN
-            .try_with(|k| k.borrow_mut().insert((before, class)))
-            .unwrap_or(true);
-        if first_time {
-            record(before, class, held_at, at);
+    // Orders seen for the first time by this thread; rare, so the Vec rarely allocates.
+    let mut new_orders = Vec::new();
+    let _ = ORDERS_HERE.try_with(|here| {
+        let mut here = here.borrow_mut();
+        let here = &mut *here;
+        if here.epoch != epoch {
+            here.epoch = epoch;
+            here.held.clear();
         }
+        if ordered {
+            for h in &here.held {
+                let pair = u64::from(h.class) << 32 | u64::from(class);
+                if h.class != class && here.known.insert(pair) {
+                    new_orders.push((h.class, h.at));
+                }
+            }
+        }
+        here.held.push(Held { lock, class, at });
+    });
+    // Outside the borrow: a report runs the handler, which may take locks itself.
+    for (before, held_at) in new_orders {
+        record(before, class, held_at, at);
     }
 }
 
 /// The calling thread released `lock` (a no-op if it was taken while checking was off).
-#[cold]
+#[inline(never)]
 pub(crate) fn released(lock: usize) {
-    let _ = HELD.try_with(|held| {
-        let mut held = held.borrow_mut();
-        if let Some(i) = held.1.iter().rposition(|h| h.lock == lock) {
-            held.1.remove(i);
+    let _ = ORDERS_HERE.try_with(|here| {
+        let held = &mut here.borrow_mut().held;
+        if held.last().is_some_and(|h| h.lock == lock) {
+            held.pop();
+        } else if let Some(i) = held.iter().rposition(|h| h.lock == lock) {
+            held.remove(i);
         }
     });
 }
