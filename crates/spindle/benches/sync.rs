@@ -40,7 +40,9 @@ fn uncontended_mutex(c: &mut Criterion) {
     let spindle_m = spindle::sync::Mutex::new(0u64);
     g.bench_function("spindle", |b| b.iter(|| *black_box(&spindle_m).lock() += 1));
     let std_m = std::sync::Mutex::new(0u64);
-    g.bench_function("std", |b| b.iter(|| *black_box(&std_m).lock().unwrap() += 1));
+    g.bench_function("std", |b| {
+        b.iter(|| *black_box(&std_m).lock().unwrap() += 1)
+    });
     let pl_m = parking_lot::Mutex::new(0u64);
     g.bench_function("parking_lot", |b| b.iter(|| *black_box(&pl_m).lock() += 1));
     g.finish();

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spindle::sync::{
-    Barrier, BoundedSemaphore, Condition, DeadlockError, Event, Gil, Mutex, ReentrantMutex,
-    RwLock, Semaphore,
+    Barrier, BoundedSemaphore, Condition, DeadlockError, Event, Gil, Mutex, ReentrantMutex, RwLock,
+    Semaphore,
 };
 use spindle::thread;
 
