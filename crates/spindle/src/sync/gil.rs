@@ -14,7 +14,7 @@ use super::mutex::{Mutex, MutexGuard};
 use crate::deadlock;
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
-use crate::wait::{Holder, Wait, Waitable};
+use crate::wait::{self, Holder, Wait, Waitable};
 
 struct State {
     /// Threads waiting for the GIL, served first come, first served (threads coming back
@@ -189,10 +189,12 @@ impl Gil {
             check: true,
         };
         let raw = self.state.raw();
+        let started = wait::contention_started();
         loop {
             if !self.is_held() && st.queue.front() == Some(&me) {
                 st.queue.pop_front();
                 self.become_holder(st, me, at);
+                wait::contended_acquire(&on, started);
                 return Ok(());
             }
             let seen = st.switches;
