@@ -35,3 +35,8 @@ pub mod sync;
 pub mod thread;
 pub mod trace;
 pub(crate) mod wait;
+
+/// The README's Rust examples, run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;

@@ -332,7 +332,7 @@ impl ReadSlots {
     pub(crate) fn pop(&self, lock: usize) {
         let len = self.len.load(Ordering::Relaxed);
         if len > 0 && self.locks[len - 1].load(Ordering::Relaxed) == lock {
-            self.locks[len - 1].store(0, Ordering::Relaxed);
+            // Slots at or past `len` are never read: no need to clear this one.
             self.len.store(len - 1, Ordering::Release);
         } else {
             self.pop_out_of_order(lock, len);
@@ -352,7 +352,6 @@ impl ReadSlots {
         let last_at = self.at[last].load(Ordering::Relaxed);
         self.locks[i].store(last_lock, Ordering::Relaxed);
         self.at[i].store(last_at, Ordering::Relaxed);
-        self.locks[last].store(0, Ordering::Relaxed);
         self.len.store(last, Ordering::Release);
     }
 
