@@ -31,6 +31,10 @@
 #![warn(missing_docs)]
 
 pub mod deadlock;
+pub mod futures;
+pub(crate) mod loom;
+pub mod process;
+pub mod queue;
 pub mod sync;
 pub mod thread;
 pub mod trace;

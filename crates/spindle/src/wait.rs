@@ -15,6 +15,7 @@ use std::time::Instant;
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken};
 
 use crate::deadlock::{self, DeadlockError};
+use crate::loom::parking;
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::trace::{self, EventKind};
@@ -28,6 +29,14 @@ pub(crate) trait Waitable: Sync {
     /// where it acquired what it holds. Empty for waits nobody in particular ends.
     /// `threads` is a snapshot of the live threads, for waits that must search them.
     fn holders(&self, _threads: &[Arc<ThreadRecord>], _out: &mut Vec<Holder>) {}
+
+    /// A wait that always ends in a moment, by construction: one on a primitive's internal
+    /// state lock, held only for a few instructions and never across a wait. Searches for
+    /// cycles and stalls do not follow it (its holder may, for instance, be about to park
+    /// on a condition variable, which releases the lock).
+    fn transient(&self) -> bool {
+        false
+    }
 }
 
 /// A thread that holds what another waits for.
@@ -87,15 +96,19 @@ pub(crate) fn park(
     token: ParkToken,
     deadline: Option<Instant>,
 ) -> Result<ParkResult, DeadlockError> {
-    let me = registry::try_current();
+    // Under loom, every model thread shares its OS thread's record: only park.
+    let me = if cfg!(loom) {
+        None
+    } else {
+        registry::try_current()
+    };
     if let Some(me) = &me {
         publish(me, wait)?;
     }
     // SAFETY: `key` is the address of a primitive of this crate (or of the thread record),
     // which uses it only with this module's functions; callers' `validate` and `timed_out`
     // only touch atomics, never panic and never call into parking_lot.
-    let result =
-        unsafe { parking_lot_core::park(key, validate, before_sleep, timed_out, token, deadline) };
+    let result = unsafe { parking::park(key, validate, before_sleep, timed_out, token, deadline) };
     if let Some(me) = &me {
         unpublish(me);
     }
@@ -170,7 +183,7 @@ unsafe fn erase<'a>(on: &'a (dyn Waitable + 'a)) -> NonNull<dyn Waitable> {
 pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> UnparkToken) {
     // SAFETY: see `park`; callbacks given here only touch atomics and never panic.
     unsafe {
-        parking_lot_core::unpark_one(key, callback);
+        parking::unpark_one(key, callback);
     }
 }
 
@@ -181,13 +194,13 @@ pub(crate) fn unpark_filter(
     callback: impl FnOnce(UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
     // SAFETY: see `park`; filters and callbacks given here only touch atomics and locals.
-    unsafe { parking_lot_core::unpark_filter(key, filter, callback) }
+    unsafe { parking::unpark_filter(key, filter, callback) }
 }
 
 /// Wakes every thread parked on `key`.
 pub(crate) fn unpark_all(key: usize) -> usize {
     // SAFETY: see `park`.
-    unsafe { parking_lot_core::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN) }
+    unsafe { parking::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN) }
 }
 
 /// A wait that nobody in particular ends, described by a fixed text (`sleep`, `join`).

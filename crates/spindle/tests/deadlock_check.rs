@@ -30,8 +30,11 @@ fn named<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) 
 fn check_finds_a_three_thread_cycle_and_lists_only_its_threads() {
     // With lock-time detection off the cycle really forms; check() must find it.
     deadlock::set_detection(Detection::Off);
-    let locks: Arc<Vec<Mutex<()>>> =
-        Arc::new((0..3).map(|i| Mutex::named(format!("ring-{i}"), ())).collect());
+    let locks: Arc<Vec<Mutex<()>>> = Arc::new(
+        (0..3)
+            .map(|i| Mutex::named(format!("ring-{i}"), ()))
+            .collect(),
+    );
     let all_hold = Arc::new(Barrier::new(3));
     let handles: Vec<_> = (0..3)
         .map(|i| {
@@ -46,13 +49,21 @@ fn check_finds_a_three_thread_cycle_and_lists_only_its_threads() {
     // A bystander that is merely busy must not appear in the report.
     let bystander_stop = Arc::new(Event::new());
     let stop = Arc::clone(&bystander_stop);
-    let bystander = named("bystander", move || stop.wait_timeout(Duration::from_secs(60)));
+    let bystander = named("bystander", move || {
+        stop.wait_timeout(Duration::from_secs(60))
+    });
 
     let infos: Vec<ThreadInfo> = handles.iter().map(|h| h.info()).collect();
-    assert!(wait_until_all(&infos, ThreadState::Blocked), "the ring never formed");
+    assert!(
+        wait_until_all(&infos, ThreadState::Blocked),
+        "the ring never formed"
+    );
 
     let found = deadlock::check();
-    let cycles: Vec<_> = found.iter().filter(|d| d.kind() == DeadlockKind::Cycle).collect();
+    let cycles: Vec<_> = found
+        .iter()
+        .filter(|d| d.kind() == DeadlockKind::Cycle)
+        .collect();
     assert_eq!(cycles.len(), 1, "{found:#?}");
     let mut names = cycles[0].thread_names();
     names.sort();
@@ -71,7 +82,10 @@ fn check_finds_a_three_thread_cycle_and_lists_only_its_threads() {
 fn check_finds_a_global_stall_of_event_waits() {
     // Two threads each wait for an event only the other would set: no lock, no cycle
     // of owners, yet nothing can ever move.
-    let (ping, pong) = (Arc::new(Event::named("ping")), Arc::new(Event::named("pong")));
+    let (ping, pong) = (
+        Arc::new(Event::named("ping")),
+        Arc::new(Event::named("pong")),
+    );
     let (p1, q1) = (Arc::clone(&ping), Arc::clone(&pong));
     let a = named("waits-for-ping", move || {
         p1.wait();
@@ -95,7 +109,10 @@ fn check_finds_a_global_stall_of_event_waits() {
     assert!(names.contains(&"waits-for-ping".to_owned()), "{names:?}");
     assert!(names.contains(&"waits-for-pong".to_owned()), "{names:?}");
     let text = stall.to_string();
-    assert!(text.contains("Event \"ping\"") && text.contains("Event \"pong\""), "{text}");
+    assert!(
+        text.contains("Event \"ping\"") && text.contains("Event \"pong\""),
+        "{text}"
+    );
     // Let them go, so the process can end cleanly.
     ping.set();
     a.join().unwrap();
@@ -123,7 +140,10 @@ fn no_stall_while_a_non_daemon_thread_waits_with_a_timeout() {
 fn a_wait_with_a_timeout_never_reports_and_ends_by_itself() {
     // A would-be AB-BA where one side waits with a timeout: no panic anywhere, and
     // check() sees no cycle while both wait; the timed side gives up and the other goes on.
-    let (a, b) = (Arc::new(Mutex::named("a", 0)), Arc::new(Mutex::named("b", 0)));
+    let (a, b) = (
+        Arc::new(Mutex::named("a", 0)),
+        Arc::new(Mutex::named("b", 0)),
+    );
     let both_hold = Arc::new(Barrier::new(2));
     let (a1, b1, h1) = (Arc::clone(&a), Arc::clone(&b), Arc::clone(&both_hold));
     let patient = named("patient", move || {
@@ -144,7 +164,12 @@ fn a_wait_with_a_timeout_never_reports_and_ends_by_itself() {
         .filter(|d| d.kind() == DeadlockKind::Cycle)
         .collect();
     assert!(cycles.is_empty(), "{cycles:#?}");
-    assert!(!patient.join().unwrap(), "the timed lock should have timed out");
-    blunt.join().expect("the blocking side must not have panicked");
+    assert!(
+        !patient.join().unwrap(),
+        "the timed lock should have timed out"
+    );
+    blunt
+        .join()
+        .expect("the blocking side must not have panicked");
     assert_eq!(*a.lock(), 1);
 }

@@ -26,7 +26,10 @@ fn run(name: &str, f: impl FnOnce() + Send + 'static) {
 #[test]
 fn an_inversion_is_found_though_nothing_deadlocked() {
     let reports = collect_reports();
-    let (a, b) = (Arc::new(Mutex::named("accounts", ())), Arc::new(Mutex::named("audit", ())));
+    let (a, b) = (
+        Arc::new(Mutex::named("accounts", ())),
+        Arc::new(Mutex::named("audit", ())),
+    );
     let (a1, b1) = (Arc::clone(&a), Arc::clone(&b));
     run("transfer", move || {
         let _a = a1.lock();
@@ -45,7 +48,10 @@ fn an_inversion_is_found_though_nothing_deadlocked() {
     names.sort();
     assert_eq!(names, ["report", "transfer"]);
     let text = r.to_string();
-    assert!(text.contains("Mutex \"accounts\"") && text.contains("Mutex \"audit\""), "{text}");
+    assert!(
+        text.contains("Mutex \"accounts\"") && text.contains("Mutex \"audit\""),
+        "{text}"
+    );
     // Both places: each thread's acquisition and the lock it held, with source locations.
     assert_eq!(text.matches("lock_order.rs").count(), 4, "{text}");
 }
@@ -70,7 +76,11 @@ fn an_inversion_is_reported_once() {
 #[test]
 fn an_inversion_through_a_third_lock_is_found() {
     let reports = collect_reports();
-    let (a, b, c) = (Mutex::named("a", ()), Mutex::named("b", ()), RwLock::named("c", ()));
+    let (a, b, c) = (
+        Mutex::named("a", ()),
+        Mutex::named("b", ()),
+        RwLock::named("c", ()),
+    );
     {
         let _a = a.lock();
         let _b = b.lock();
@@ -92,8 +102,11 @@ fn an_inversion_through_a_third_lock_is_found() {
 #[test]
 fn consistent_orders_are_never_reported() {
     let reports = collect_reports();
-    let locks: Arc<Vec<Mutex<u64>>> =
-        Arc::new((0..4).map(|i| Mutex::named(format!("level-{i}"), 0)).collect());
+    let locks: Arc<Vec<Mutex<u64>>> = Arc::new(
+        (0..4)
+            .map(|i| Mutex::named(format!("level-{i}"), 0))
+            .collect(),
+    );
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let locks = Arc::clone(&locks);

@@ -87,7 +87,7 @@ impl Graph {
             let Some(edge) = edge.as_ref() else {
                 return false;
             };
-            if !follow.admits(edge.state) {
+            if !follow.admits(edge.state) || edge.on().transient() {
                 return false;
             }
             let mut holders = Vec::new();

@@ -138,7 +138,9 @@ fn stall(graph: &Graph) -> Option<DeadlockError> {
         }
         let edge = t.wait.lock();
         let edge = edge.as_ref()?;
-        if !matches!(edge.state, ThreadState::Blocked | ThreadState::Waiting) {
+        if !matches!(edge.state, ThreadState::Blocked | ThreadState::Waiting)
+            || edge.on().transient()
+        {
             return None;
         }
         threads.push(DeadlockedThread {

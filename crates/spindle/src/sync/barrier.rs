@@ -108,10 +108,13 @@ impl Barrier {
         Barrier {
             parties,
             action,
-            state: Mutex::new(State {
-                phase: Phase::Filling,
-                count: 0,
-            }),
+            state: Mutex::internal(
+                "Barrier state lock",
+                State {
+                    phase: Phase::Filling,
+                    count: 0,
+                },
+            ),
             cv: Condvar::new(),
             label: Label::here(),
         }

@@ -1,12 +1,12 @@
 //! The condition variable under `Condition`, `Event`, `Barrier` and `Gil`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult};
 
 use super::raw_mutex::RawMutex;
 use crate::deadlock::DeadlockError;
+use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::wait::{self, Wait};
 
 /// Threads parked until notified, each having released a `RawMutex` to park.

@@ -64,10 +64,13 @@ impl Event {
     #[track_caller]
     fn with_label(label: Label) -> Event {
         Event {
-            flag: Mutex::new(Flag {
-                set: false,
-                generation: 0,
-            }),
+            flag: Mutex::internal(
+                "Event state lock",
+                Flag {
+                    set: false,
+                    generation: 0,
+                },
+            ),
             cv: Condvar::new(),
             label,
         }
@@ -156,6 +159,8 @@ impl Event {
             check: false,
         };
         let raw = self.flag.raw();
+        // `f` reads the flag afresh after each wait: `set` changes it under the lock.
+        #[allow(clippy::while_immutable_condition)]
         while f.generation == generation {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return f.set;

@@ -102,10 +102,13 @@ impl Gil {
     #[track_caller]
     pub fn with_switch_interval(interval: Duration) -> Gil {
         Gil {
-            state: Mutex::new(State {
-                queue: VecDeque::new(),
-                switches: 0,
-            }),
+            state: Mutex::internal(
+                "Gil state lock",
+                State {
+                    queue: VecDeque::new(),
+                    switches: 0,
+                },
+            ),
             holder: AtomicU64::new(0),
             holder_at: AtomicPtr::new(std::ptr::null_mut()),
             cv: Condvar::new(),

@@ -100,6 +100,17 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// A primitive's own state lock, which reports call `kind` and name by where it was
+    /// created. Never checked for deadlocks: it is held only for a few instructions and
+    /// never across a wait (see `Waitable::transient`).
+    #[track_caller]
+    pub(crate) fn internal(kind: &'static str, value: T) -> Mutex<T> {
+        Mutex {
+            raw: RawMutex::new_internal(kind, Label::here()),
+            data: UnsafeCell::new(value),
+        }
+    }
+
     /// The protected value, taking the lock apart.
     ///
     /// ```

@@ -19,14 +19,16 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::AtomicPtr;
 use std::time::Instant;
 
-use parking_lot_core::{FilterOp, ParkResult, ParkToken, SpinWait, UnparkToken};
+use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkToken};
 
 use super::label::Label;
 use crate::deadlock::DeadlockError;
 use crate::deadlock::lock_order::{self, ClassSlot};
+use crate::loom::SpinWait;
+use crate::loom::atomic::{AtomicU64, Ordering};
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{self, Holder, Wait, Waitable};
@@ -46,6 +48,8 @@ pub(crate) struct RawMutex {
     kind: &'static str,
     /// Its lock class, for `Detection::LockOrder`.
     class: ClassSlot,
+    /// A primitive's own state lock (see `Waitable::transient`): never checked for cycles.
+    internal: bool,
 }
 
 impl RawMutex {
@@ -56,7 +60,15 @@ impl RawMutex {
             label,
             kind,
             class: ClassSlot::new(),
+            internal: false,
         }
+    }
+
+    /// A primitive's own state lock: held only briefly and never while waiting.
+    pub(crate) const fn new_internal(kind: &'static str, label: Label) -> RawMutex {
+        let mut raw = RawMutex::new(kind, label);
+        raw.internal = true;
+        raw
     }
 
     fn key(&self) -> usize {
@@ -99,7 +111,7 @@ impl RawMutex {
             self.note_acquired(at, true);
             return Ok(());
         }
-        self.lock_slow(me, None, true, at).map(|_| ())
+        self.lock_slow(me, None, !self.internal, at).map(|_| ())
     }
 
     /// Acquires the lock without a deadlock check: for a primitive re-taking its own
@@ -305,6 +317,10 @@ impl RawMutex {
 impl Waitable for RawMutex {
     fn describe(&self) -> String {
         self.label.describe(self.kind)
+    }
+
+    fn transient(&self) -> bool {
+        self.internal
     }
 
     fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {

@@ -9,8 +9,9 @@
 //!
 //! A writer first claims `WRITER` (from then on, new readers wait: writers never starve),
 //! then waits for the readers already inside to leave. A releasing writer hands the lock
-//! to every parked reader at once, or, if none is parked, to the longest-waiting writer:
-//! readers and writers alternate under contention, so neither side starves.
+//! to every parked reader at once, and claims it for the longest-waiting writer, which
+//! gets in when those readers leave: readers and writers alternate under contention, so
+//! neither side starves.
 //!
 //! The writer's id is kept beside the state, and each reader notes its read locks in its
 //! thread record: that is how deadlock detection finds who holds a `RwLock`.
@@ -19,14 +20,16 @@ use std::cell::Cell;
 use std::panic::Location;
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64};
 use std::time::Instant;
 
-use parking_lot_core::{FilterOp, ParkResult, ParkToken, SpinWait, UnparkResult, UnparkToken};
+use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken};
 
 use super::label::Label;
 use crate::deadlock::DeadlockError;
 use crate::deadlock::lock_order::{self, ClassSlot};
+use crate::loom::SpinWait;
+use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{self, Holder, Wait, Waitable};
@@ -489,39 +492,42 @@ impl RawRwLock {
         }
     }
 
-    /// Clears `WRITER` and hands the lock on: to every parked reader at once, or else
-    /// to the longest-waiting writer.
+    /// Clears `WRITER` and hands the lock on: to every parked reader at once, and then to
+    /// the longest-waiting writer (which, if readers got in, waits for them to leave).
+    ///
+    /// Both hand-overs change `state` with a CAS loop, not a store: threads that are not
+    /// parked may change it meanwhile (readers leaving after a writer gave up waiting for
+    /// them; readers and writers getting in once `WRITER` is clear).
     #[cold]
     fn release_writer(&self) {
         self.writer.store(0, Ordering::Relaxed);
-        let readers = Cell::new(0usize);
-        let woke_readers = wait::unpark_filter(
+        wait::unpark_filter(
             self.key(),
             |t| {
                 if token_is_writer(t) {
                     FilterOp::Skip
                 } else {
-                    readers.set(readers.get() + 1);
                     FilterOp::Unpark
                 }
             },
             |result: UnparkResult| {
                 let more = if result.have_more_threads { PARKED } else { 0 };
-                let s = self.state.load(Ordering::Relaxed);
-                let base = (s & !(WRITER | PARKED)) | more;
+                let readers = result.unparked_threads * ONE_READER;
+                let _ = self
+                    .state
+                    .fetch_update(Ordering::Release, Ordering::Relaxed, |s| {
+                        Some(((s & !(WRITER | PARKED)) | more) + readers)
+                    });
                 if result.unparked_threads > 0 {
-                    let n = result.unparked_threads * ONE_READER;
-                    self.state.store(base + n, Ordering::Release);
                     TOKEN_HANDOFF
                 } else {
-                    self.state.store(base, Ordering::Release);
                     TOKEN_NORMAL
                 }
             },
         );
-        if woke_readers.unparked_threads > 0 {
-            return;
-        }
+        // Even when readers were just let in: a writer parked here waits for `WRITER`
+        // to clear, and nothing else would wake it (a leaving reader wakes only a writer
+        // that already holds `WRITER` and waits for readers to drain).
         let next = Cell::new(None);
         wait::unpark_filter(
             self.key(),
@@ -536,22 +542,32 @@ impl RawRwLock {
                 }
             },
             |result: UnparkResult| {
-                let s = self.state.load(Ordering::Relaxed);
-                let s = if result.have_more_threads {
-                    s | PARKED
-                } else {
-                    s & !PARKED
+                let Some(id) = next.get().filter(|_| result.unparked_threads > 0) else {
+                    if result.have_more_threads {
+                        self.state.fetch_or(PARKED, Ordering::Release);
+                    } else {
+                        self.state.fetch_and(!PARKED, Ordering::Release);
+                    }
+                    return TOKEN_NORMAL;
                 };
-                match next.get() {
-                    Some(id) if result.unparked_threads > 0 && s & WRITER == 0 => {
-                        self.writer.store(id, Ordering::Relaxed);
-                        self.state.store(s | WRITER, Ordering::Release);
-                        TOKEN_HANDOFF
-                    }
-                    _ => {
-                        self.state.store(s, Ordering::Release);
-                        TOKEN_NORMAL
-                    }
+                let mut handoff = false;
+                let _ = self
+                    .state
+                    .fetch_update(Ordering::Release, Ordering::Relaxed, |s| {
+                        let s = if result.have_more_threads {
+                            s | PARKED
+                        } else {
+                            s & !PARKED
+                        };
+                        // A writer that got in meanwhile keeps `WRITER`; ours then retries.
+                        handoff = s & WRITER == 0;
+                        Some(if handoff { s | WRITER } else { s })
+                    });
+                if handoff {
+                    self.writer.store(id, Ordering::Relaxed);
+                    TOKEN_HANDOFF
+                } else {
+                    TOKEN_NORMAL
                 }
             },
         );

@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult};
 
 use super::error::SemaphoreOverflow;
 use super::label::{Label, Labelled};
+use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::thread::ThreadState;
 use crate::wait::{self, Wait};
 

@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::{Mutex as InternalMutex, RwLock};
 
 use super::ThreadState;
+use crate::loom::thread_id;
 use crate::wait::WaitEdge;
 
 /// Everything spindle knows about one thread.
@@ -100,7 +101,7 @@ static NEXT_THREAD_N: AtomicUsize = AtomicUsize::new(1);
 /// `Dummy-N` numbering for threads spindle did not start, as Python's `_DummyThread`.
 static NEXT_DUMMY_N: AtomicUsize = AtomicUsize::new(1);
 
-fn next_id() -> u64 {
+pub(crate) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -182,9 +183,6 @@ impl Drop for CurrentRecord {
 
 thread_local! {
     static CURRENT: OnceCell<CurrentRecord> = const { OnceCell::new() };
-    /// The calling thread's id, for the lock fast paths. Has no destructor, so it stays
-    /// readable while other thread-locals are being destroyed.
-    static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
     /// The record `CURRENT` holds, for the read-lock fast paths: a plain pointer read,
     /// no lazy initialisation. Null until the thread registers, and again once `CURRENT`
     /// has been destroyed.
@@ -206,7 +204,7 @@ fn is_os_main_thread() -> bool {
 /// Makes `record` the calling thread's own (a thread spindle starts calls this first).
 pub(crate) fn bind_current(record: Arc<ThreadRecord>) {
     record.bound.store(true, Ordering::Relaxed);
-    CURRENT_ID.with(|id| id.set(record.id));
+    thread_id::set(record.id);
     CURRENT.with(|cell| {
         let rec_ptr = Arc::as_ptr(&record);
         if cell.set(CurrentRecord(record)).is_ok() {
@@ -263,6 +261,10 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&ThreadRecord) -> R) -> Option<R> {
 /// Runs `f` on the calling thread's record: one thread-local read once registered.
 #[inline]
 pub(crate) fn with_current_fast(f: impl FnOnce(&ThreadRecord)) {
+    // Under loom, model threads share their OS thread's record: nothing to note there.
+    if cfg!(loom) {
+        return;
+    }
     let rec = CURRENT_PTR.with(Cell::get);
     if rec.is_null() {
         with_current(f);
@@ -276,7 +278,7 @@ pub(crate) fn with_current_fast(f: impl FnOnce(&ThreadRecord)) {
 /// The calling thread's id: one thread-local read once the thread is registered.
 #[inline]
 pub(crate) fn current_id() -> u64 {
-    let id = CURRENT_ID.with(Cell::get);
+    let id = thread_id::get();
     if id != 0 { id } else { current_id_slow() }
 }
 
@@ -288,7 +290,7 @@ fn current_id_slow() -> u64 {
             // Thread-locals are going away and this thread never registered: give it an
             // id of its own so that locks still know their owner.
             let id = next_id();
-            CURRENT_ID.with(|c| c.set(id));
+            thread_id::set(id);
             id
         }
     }

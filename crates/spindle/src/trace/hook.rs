@@ -1,7 +1,8 @@
 //! The process-wide trace hook, and the cheap check that comes before every emission.
 
+use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::RwLock;
@@ -9,7 +10,7 @@ use parking_lot::RwLock;
 use super::event::{EventKind, TraceEvent};
 use crate::thread::registry;
 
-type Hook = Arc<dyn Fn(&TraceEvent) + Send + Sync>;
+pub(crate) type Hook = Arc<dyn Fn(&TraceEvent) + Send + Sync>;
 
 static ON: AtomicBool = AtomicBool::new(false);
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
@@ -38,8 +39,7 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 /// assert!(*starts.lock().unwrap() >= 1);
 /// ```
 pub fn set_hook(hook: impl Fn(&TraceEvent) + Send + Sync + 'static) {
-    *HOOK.write() = Some(Arc::new(hook));
-    ON.store(true, Ordering::Release);
+    set_shared_hook(Arc::new(hook));
 }
 
 /// Removes the trace hook: events cost one relaxed load again.
@@ -51,6 +51,24 @@ pub fn set_hook(hook: impl Fn(&TraceEvent) + Send + Sync + 'static) {
 pub fn clear_hook() {
     ON.store(false, Ordering::Release);
     *HOOK.write() = None;
+    GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// Installs a hook its owner keeps a handle on, for [`clear_hook_if`] (the `Recorder`).
+pub(crate) fn set_shared_hook(hook: Hook) {
+    *HOOK.write() = Some(hook);
+    GENERATION.fetch_add(1, Ordering::Release);
+    ON.store(true, Ordering::Release);
+}
+
+/// Removes `hook` if it is still the one installed; a hook set since then stays.
+pub(crate) fn clear_hook_if(hook: &Hook) {
+    let mut current = HOOK.write();
+    if current.as_ref().is_some_and(|h| Arc::ptr_eq(h, hook)) {
+        ON.store(false, Ordering::Release);
+        *current = None;
+        GENERATION.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// Whether a hook is listening (one relaxed load).
@@ -59,9 +77,24 @@ pub(crate) fn enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
+/// Counts hook changes, so each thread knows when its cached copy is stale.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// What a thread keeps so that an event costs no shared write: its own copy of the hook
+/// (cloning the shared `Arc` per event would bounce one cache line between all threads)
+/// and its own id and name.
+struct Emitter {
+    generation: u64,
+    hook: Option<Hook>,
+    thread: Option<(u64, Arc<str>)>,
+}
+
 thread_local! {
-    /// Set while this thread runs the hook, so events the hook itself causes are dropped.
-    static IN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Borrowed while this thread runs the hook: events the hook itself causes find it
+    /// busy and are dropped.
+    static EMITTER: RefCell<Emitter> = const {
+        RefCell::new(Emitter { generation: u64::MAX, hook: None, thread: None })
+    };
 }
 
 /// Sends an event about the calling thread to the hook, if one is set.
@@ -74,18 +107,26 @@ pub(crate) fn emit(kind: impl FnOnce() -> EventKind) {
 
 #[cold]
 fn emit_slow(kind: EventKind) {
-    if IN_HOOK.try_with(|h| h.replace(true)).unwrap_or(true) {
-        return;
-    }
-    let hook = HOOK.read().clone();
-    if let (Some(hook), Some(me)) = (hook, registry::try_current()) {
-        let event = TraceEvent {
-            time: Instant::now(),
-            thread_id: me.id,
-            thread_name: me.name(),
-            kind,
+    let _ = EMITTER.try_with(|cell| {
+        let Ok(mut emitter) = cell.try_borrow_mut() else {
+            return; // an event caused by the hook itself
         };
-        hook(&event);
-    }
-    let _ = IN_HOOK.try_with(|h| h.set(false));
+        let generation = GENERATION.load(Ordering::Acquire);
+        if emitter.generation != generation {
+            emitter.hook = HOOK.read().clone();
+            emitter.generation = generation;
+        }
+        if emitter.thread.is_none() {
+            emitter.thread = registry::try_current().map(|me| (me.id, me.name()));
+        }
+        if let (Some(hook), Some((thread_id, name))) = (&emitter.hook, &emitter.thread) {
+            let event = TraceEvent {
+                time: Instant::now(),
+                thread_id: *thread_id,
+                thread_name: Arc::clone(name),
+                kind,
+            };
+            hook(&event);
+        }
+    });
 }

@@ -1,0 +1,236 @@
+//! producer-consumer: the bounded buffer of the textbooks (MAX_SIZE 5) on a Condition.
+//! A thread waiting on a Condition sleeps: the consumer of a slow producer uses almost
+//! no CPU, unlike one that polls. The producer of a slow consumer waits once the buffer
+//! is full, so the buffer never holds more than MAX_SIZE items.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spindle::sync::Condition;
+use spindle::thread;
+
+use super::measure::{human, joined, ratio, seconds, thread_cpu_time, timed};
+use super::{Experiment, Failed, Findings, Step};
+
+pub const EXPERIMENT: Experiment = Experiment {
+    name: "producer-consumer",
+    claim: "With a Condition, a consumer waiting for a slow producer sleeps instead of \
+            busy-waiting (it uses almost no CPU), and a bounded buffer (MAX_SIZE 5) makes \
+            a fast producer wait, so the buffer never holds more than 5 items.",
+    summary: "bounded buffer (MAX_SIZE 5) on a Condition; the consumer's CPU time",
+    run,
+};
+
+const MAX_SIZE: usize = 5;
+const HANG_LIMIT: Duration = Duration::from_secs(60);
+
+fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+    let items: u64 = step.scale().pick(300, 60);
+    let pace = step
+        .scale()
+        .pick(Duration::from_millis(3), Duration::from_millis(2));
+    let mut f = Findings::new();
+
+    step.show("slow producer, consumer waits on the Condition");
+    let slow_producer = exchange(items, pace, Duration::ZERO, Consumer::Waits)?;
+    step.show("slow consumer, producer waits while the buffer is full");
+    let slow_consumer = exchange(items, Duration::ZERO, pace, Consumer::Waits)?;
+    step.show("slow producer, consumer polls");
+    let polling = exchange(items / 4, pace, Duration::ZERO, Consumer::Polls)?;
+
+    let waiting_share = slow_producer.consumer_cpu_share();
+    let polling_share = polling.consumer_cpu_share();
+    let producer_share = slow_consumer.producer_cpu_share();
+    f.row(
+        format!(
+            "{items} items, one every {}: consumer waiting on the Condition",
+            human(pace)
+        ),
+        format!(
+            "consumer CPU {} in {} ({:.1}% of the time)",
+            human(slow_producer.consumer_cpu),
+            human(slow_producer.wall),
+            waiting_share * 100.0
+        ),
+    );
+    f.row(
+        format!(
+            "{} items, one every {}: consumer polling the buffer (for contrast)",
+            items / 4,
+            human(pace)
+        ),
+        format!(
+            "consumer CPU {} in {} ({:.1}% of the time)",
+            human(polling.consumer_cpu),
+            human(polling.wall),
+            polling_share * 100.0
+        ),
+    );
+    f.row(
+        format!("{items} items, consumer takes {} each", human(pace)),
+        format!(
+            "buffer peaked at {} of {MAX_SIZE}; producer CPU {} in {} ({:.1}%)",
+            slow_consumer.peak,
+            human(slow_consumer.producer_cpu),
+            human(slow_consumer.wall),
+            producer_share * 100.0
+        ),
+    );
+    let all_delivered = [&slow_producer, &slow_consumer, &polling]
+        .iter()
+        .all(|r| r.in_order);
+    f.row(
+        "every item delivered once, in order",
+        if all_delivered { "yes" } else { "no" },
+    );
+
+    f.figure("max_size", MAX_SIZE);
+    f.figure("items", items);
+    f.figure("consumer_cpu_s", seconds(slow_producer.consumer_cpu));
+    f.figure("consumer_wall_s", seconds(slow_producer.wall));
+    f.figure("consumer_cpu_share", ratio(waiting_share));
+    f.figure("polling_consumer_cpu_share", ratio(polling_share));
+    f.figure("slow_producer_peak", slow_producer.peak);
+    f.figure("slow_consumer_peak", slow_consumer.peak);
+    f.figure("producer_cpu_share", ratio(producer_share));
+    f.figure("delivered_in_order", all_delivered);
+
+    // Waiting costs a wake-up per item, a few microseconds each: far below a tenth.
+    let holds = waiting_share < 0.1
+        && producer_share < 0.1
+        && slow_consumer.peak == MAX_SIZE
+        && slow_producer.peak <= MAX_SIZE
+        && all_delivered;
+    Ok(f.conclude(
+        holds,
+        format!(
+            "the waiting consumer used {:.1}% of a core (a polling one {:.1}%); \
+             with a slow consumer the buffer peaked at {} of {MAX_SIZE} and the waiting producer used {:.1}%",
+            waiting_share * 100.0,
+            polling_share * 100.0,
+            slow_consumer.peak,
+            producer_share * 100.0
+        ),
+    ))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Consumer {
+    /// Waits on the Condition until there is an item.
+    Waits,
+    /// Checks the buffer in a loop (what not to do).
+    Polls,
+}
+
+struct Buffer {
+    items: VecDeque<u64>,
+    closed: bool,
+    peak: usize,
+}
+
+/// What one producer/consumer run measured.
+struct Exchange {
+    wall: Duration,
+    producer_cpu: Duration,
+    consumer_cpu: Duration,
+    peak: usize,
+    /// Every item arrived exactly once, in the order produced.
+    in_order: bool,
+}
+
+impl Exchange {
+    fn consumer_cpu_share(&self) -> f64 {
+        self.consumer_cpu.as_secs_f64() / self.wall.as_secs_f64()
+    }
+
+    fn producer_cpu_share(&self) -> f64 {
+        self.producer_cpu.as_secs_f64() / self.wall.as_secs_f64()
+    }
+}
+
+/// A producer thread puts `items` numbers through a buffer of `MAX_SIZE` to a consumer
+/// thread; each side pauses as told after each item.
+fn exchange(
+    items: u64,
+    produce: Duration,
+    consume: Duration,
+    consumer: Consumer,
+) -> Result<Exchange, Failed> {
+    let buffer = Arc::new(Condition::named(
+        "buffer",
+        Buffer {
+            items: VecDeque::with_capacity(MAX_SIZE),
+            closed: false,
+            peak: 0,
+        },
+    ));
+    let (outcome, wall) = timed(|| {
+        let b = Arc::clone(&buffer);
+        let producer = thread::spawn(move || {
+            let start = thread_cpu_time();
+            for item in 0..items {
+                if !produce.is_zero() {
+                    thread::sleep(produce);
+                }
+                let mut g = b.lock();
+                g.wait_until(|b| b.items.len() < MAX_SIZE);
+                g.items.push_back(item);
+                g.peak = g.peak.max(g.items.len());
+                drop(g);
+                b.notify_all();
+            }
+            b.lock().closed = true;
+            b.notify_all();
+            thread_cpu_time() - start
+        });
+        let b = Arc::clone(&buffer);
+        let consumer = thread::spawn(move || {
+            let start = thread_cpu_time();
+            let mut expected = 0;
+            let mut in_order = true;
+            while let Some(item) = take(&b, consumer) {
+                in_order &= item == expected;
+                expected += 1;
+                if !consume.is_zero() {
+                    thread::sleep(consume);
+                }
+            }
+            (thread_cpu_time() - start, in_order && expected == items)
+        });
+        let producer = joined(producer, HANG_LIMIT);
+        let consumer = joined(consumer, HANG_LIMIT);
+        Ok::<_, Failed>((producer?, consumer?))
+    });
+    let (producer_cpu, (consumer_cpu, in_order)) = outcome?;
+    Ok(Exchange {
+        wall,
+        producer_cpu,
+        consumer_cpu,
+        peak: buffer.lock().peak,
+        in_order,
+    })
+}
+
+/// The next item, or `None` once the producer is done and the buffer empty.
+fn take(buffer: &Condition<Buffer>, how: Consumer) -> Option<u64> {
+    let mut g = buffer.lock();
+    loop {
+        if let Some(item) = g.items.pop_front() {
+            drop(g);
+            buffer.notify_all();
+            return Some(item);
+        }
+        if g.closed {
+            return None;
+        }
+        match how {
+            Consumer::Waits => g.wait(),
+            Consumer::Polls => {
+                drop(g);
+                std::hint::spin_loop();
+                g = buffer.lock();
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! sleep: threads make waiting concurrent. Ten tasks that each sleep (a stand-in for
+//! I/O) take ten sleeps one after another, but about one sleep with a thread each.
+
+use std::time::Duration;
+
+use spindle::thread;
+
+use super::measure::{human, join_within, ratio, seconds, timed};
+use super::{Experiment, Failed, Findings, Step};
+
+pub const EXPERIMENT: Experiment = Experiment {
+    name: "sleep",
+    claim: "Threads make I/O-bound work concurrent: 10 tasks that each wait take about \
+            as long as one of them with a thread each, 10 times as long one after another.",
+    summary: "10 tasks sleeping 1.5 s: sequential vs one thread each",
+    run,
+};
+
+const TASKS: usize = 10;
+
+fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+    let nap = step
+        .scale()
+        .pick(Duration::from_millis(1500), Duration::from_millis(150));
+    let mut f = Findings::new();
+
+    step.show("one after another");
+    let ((), sequential) = timed(|| {
+        for _ in 0..TASKS {
+            thread::sleep(nap);
+        }
+    });
+
+    step.show("one thread each");
+    let (all_ended, threaded) = timed(|| {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| thread::spawn(move || thread::sleep(nap)))
+            .collect();
+        // Generous: a hang here would be a spindle bug, reported rather than waited out.
+        handles
+            .into_iter()
+            .all(|h| matches!(join_within(h, nap * 20), Some(Ok(()))))
+    });
+
+    let speedup = sequential.as_secs_f64() / threaded.as_secs_f64();
+    f.row(
+        format!("{TASKS} sleeps of {}, one after another", human(nap)),
+        human(sequential),
+    );
+    f.row(
+        format!("{TASKS} sleeps of {}, one thread each", human(nap)),
+        human(threaded),
+    );
+    f.row("speed-up with threads", format!("{speedup:.1}x"));
+    f.figure("tasks", TASKS);
+    f.figure("sleep_s", seconds(nap));
+    f.figure("sequential_s", seconds(sequential));
+    f.figure("threads_s", seconds(threaded));
+    f.figure("speedup", ratio(speedup));
+
+    // Ideal: 10x. Holding means the sleeps overlapped: threads took at most 3 sleeps.
+    let holds = all_ended && threaded < nap * 3 && speedup >= 3.0;
+    Ok(f.conclude(
+        holds,
+        format!(
+            "{TASKS} sleeps of {} took {} one after another and {} with a thread each ({speedup:.1}x faster)",
+            human(nap),
+            human(sequential),
+            human(threaded)
+        ),
+    ))
+}

@@ -1,0 +1,319 @@
+//! The two ends of a task's outcome: the [`Future`] its submitter holds, and the
+//! [`Promise`] its executor fulfils.
+
+use std::fmt;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::error::TaskError;
+use super::state::{Core, HoldsCore};
+use super::task::TaskInfo;
+use super::waiter::Waiter;
+use crate::wait;
+
+/// The outcome of a task that may not have finished yet: Python's
+/// `concurrent.futures.Future`.
+///
+/// It is pending, then running, then finished (with the task's value, or the
+/// [`TaskError`] that says why there is none) or cancelled. Read it with
+/// [`result`](Future::result), which waits; watch many at once with
+/// [`as_completed`](super::as_completed) and [`wait`](super::wait()); or `.await` it from
+/// async code (it implements [`std::future::Future`]; the executor wakes the awaiting
+/// task when it completes, nothing polls).
+///
+/// A thread blocked on a future reads `Waiting` (`TimedWaiting` with a timeout) and its
+/// `waiting_on()` names it, as `Future of task 7 (ThreadPoolExecutor "io")`; deadlock
+/// detection knows which worker runs the task.
+///
+/// A panic is never lost: if the task panicked and the future is dropped without anyone
+/// reading the outcome (neither `result`, `.await` nor a done callback), the panic goes to
+/// the excepthook ([`set_excepthook`](crate::thread::set_excepthook)).
+///
+/// ```
+/// use spindle::futures::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let f = pool.submit(|| 6 * 7);
+/// f.add_done_callback(|r| println!("finished with {r:?}"));
+/// assert_eq!(f.result(), Ok(42));
+/// ```
+pub struct Future<T> {
+    cell: Arc<dyn HoldsCore<T>>,
+}
+
+impl<T: Send + 'static> Future<T> {
+    /// A pending future and the promise that completes it.
+    pub(crate) fn pending(task: TaskInfo) -> (Future<T>, Promise<T>) {
+        let core = Arc::new(Core::new(task));
+        let promise = Promise {
+            core: Arc::clone(&core),
+            settled: false,
+        };
+        (Future { cell: core }, promise)
+    }
+}
+
+impl<T> Future<T> {
+    /// The future of a task whose state lives in `cell` (shared with its executor).
+    pub(crate) fn from_cell(cell: Arc<dyn HoldsCore<T>>) -> Future<T> {
+        Future { cell }
+    }
+
+    fn core(&self) -> &Core<T> {
+        self.cell.core()
+    }
+
+    /// Waits until the task has finished and gives its value, or why there is none:
+    /// `Err(TaskError::Panicked)` with the panic's message and the worker's name,
+    /// `Err(TaskError::Cancelled)`, ...
+    ///
+    /// ```
+    /// use spindle::futures::{TaskError, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// assert_eq!(pool.submit(|| "ok").result(), Ok("ok"));
+    /// let failed = pool.submit(|| -> u8 { panic!("bad input") }).result();
+    /// assert!(matches!(failed, Err(TaskError::Panicked(p)) if p.message() == "bad input"));
+    /// ```
+    #[track_caller]
+    pub fn result(self) -> Result<T, TaskError> {
+        self.core().take_outcome(Location::caller())
+    }
+
+    /// Waits until the future is done, at most `timeout`; `true` once it is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spindle::futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let f = pool.submit(|| 1);
+    /// assert!(f.wait_timeout(Duration::from_secs(10)));
+    /// assert!(f.done());
+    /// ```
+    #[track_caller]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.core()
+            .wait_done(Some(wait::deadline_after(timeout)), Location::caller())
+    }
+
+    /// Waits until the future is done, without taking its outcome (that stays for
+    /// [`result`](Future::result)).
+    ///
+    /// ```
+    /// use spindle::futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let f = pool.submit(|| 1);
+    /// f.wait();
+    /// assert!(f.done());
+    /// ```
+    #[track_caller]
+    pub fn wait(&self) {
+        self.core().wait_done(None, Location::caller());
+    }
+
+    /// Whether the future is done: finished or cancelled.
+    ///
+    /// ```
+    /// use spindle::futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let f = pool.submit(|| 1);
+    /// f.wait();
+    /// assert!(f.done() && !f.running() && !f.cancelled());
+    /// ```
+    pub fn done(&self) -> bool {
+        self.core().is_done()
+    }
+
+    /// Whether a worker is running the task right now.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spindle::futures::ThreadPoolExecutor;
+    /// use spindle::sync::Event;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (started, release) = (Arc::new(Event::new()), Arc::new(Event::new()));
+    /// let (s, r) = (Arc::clone(&started), Arc::clone(&release));
+    /// let f = pool.submit(move || { s.set(); r.wait() });
+    /// started.wait();
+    /// assert!(f.running());
+    /// release.set();
+    /// f.result().unwrap();
+    /// ```
+    pub fn running(&self) -> bool {
+        self.core().is_running()
+    }
+
+    /// Whether the future was cancelled.
+    ///
+    /// ```
+    /// use spindle::futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let f = pool.submit(|| 1);
+    /// f.wait();
+    /// assert!(!f.cancelled());
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        self.core().is_cancelled()
+    }
+
+    /// Cancels the task if it has not started yet; `true` if the future is cancelled (also
+    /// when it already was), `false` if the task is running or finished. Cancelling wakes
+    /// whoever waits for the future and runs its done callbacks on this thread.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spindle::futures::{TaskError, ThreadPoolExecutor};
+    /// use spindle::sync::Event;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let gate = Arc::new(Event::new());
+    /// let g = Arc::clone(&gate);
+    /// let busy = pool.submit(move || g.wait()); // occupies the only worker
+    /// let queued = pool.submit(|| 1);
+    /// assert!(queued.cancel());
+    /// assert!(queued.cancelled());
+    /// assert_eq!(queued.result(), Err(TaskError::Cancelled));
+    /// gate.set();
+    /// busy.result().unwrap();
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.core().cancel()
+    }
+
+    /// Runs `f` with the outcome when the future is done: at once, on this thread, if it
+    /// already is; else on the thread that completes it (the worker, or whoever cancels).
+    /// Callbacks run in the order they were added, outside any lock. A callback that
+    /// panics goes to the excepthook and stops nothing.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use spindle::futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = mpsc::channel();
+    /// let f = pool.submit(|| 5);
+    /// f.add_done_callback(move |r| tx.send(*r.as_ref().unwrap()).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 5);
+    /// ```
+    pub fn add_done_callback(&self, f: impl FnOnce(&Result<T, TaskError>) + Send + 'static) {
+        self.core().add_done_callback(Box::new(f));
+    }
+
+    /// The task's id, unique in the process (as in thread states and trace events).
+    ///
+    /// ```
+    /// use spindle::futures::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (a, b) = (pool.submit(|| 1), pool.submit(|| 2));
+    /// assert!(a.task_id() < b.task_id());
+    /// ```
+    pub fn task_id(&self) -> u64 {
+        self.core().task.id
+    }
+
+    pub(crate) fn watch(&self, waiter: &Arc<Waiter>, index: usize) -> Option<bool> {
+        self.core().watch(waiter, index)
+    }
+
+    pub(crate) fn unwatch(&self, waiter: &Arc<Waiter>) {
+        self.core().unwatch(waiter);
+    }
+}
+
+impl<T> Drop for Future<T> {
+    fn drop(&mut self) {
+        self.core().abandon();
+    }
+}
+
+/// Awaiting a `Future` gives the same as [`result`](Future::result), without blocking a
+/// thread: the executor wakes the awaiting task when the future completes.
+///
+/// ```
+/// use spindle::futures::ThreadPoolExecutor;
+///
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     use std::task::{Context, Poll, Waker};
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = Context::from_waker(Waker::noop());
+/// #     loop {
+/// #         if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+/// #         std::thread::yield_now();
+/// #     }
+/// # }
+/// let pool = ThreadPoolExecutor::new(1);
+/// let f = pool.submit(|| 2 + 2);
+/// let four = block_on(async move { f.await.unwrap() });
+/// assert_eq!(four, 4);
+/// ```
+impl<T> std::future::Future for Future<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.core().poll(cx.waker())
+    }
+}
+
+impl<T> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Future")
+            .field("task", &self.core().task.id)
+            .field("state", &self.core().state_name())
+            .finish()
+    }
+}
+
+/// The executor's end of a future: it starts the task and stores the outcome.
+///
+/// A promise dropped before it stored anything fails its future with
+/// [`TaskError::WorkerDied`], so that no future ever waits forever.
+pub(crate) struct Promise<T> {
+    core: Arc<Core<T>>,
+    settled: bool,
+}
+
+impl<T> Promise<T> {
+    /// See [`Core::set_running_or_notify_cancel`]; a cancelled task needs nothing more.
+    pub(crate) fn set_running_or_notify_cancel(&mut self) -> bool {
+        let run = self.core.set_running_or_notify_cancel();
+        self.settled = !run;
+        run
+    }
+
+    /// Names `thread` as the one answering for the running task, for waits and deadlock
+    /// reports: `set_running_or_notify_cancel` names the calling thread; a process pool
+    /// names the supervisor of the worker process instead.
+    pub(crate) fn set_runner(&self, thread: u64) {
+        self.core.task.set_runner(thread);
+    }
+
+    /// Completes the future with `outcome`.
+    pub(crate) fn set_result(mut self, outcome: Result<T, TaskError>) {
+        self.settled = true;
+        self.core.set_result(outcome);
+    }
+
+    /// Cancels the future of a task that will not run.
+    pub(crate) fn cancel(mut self) {
+        self.settled = self.core.cancel();
+    }
+}
+
+impl<T> Drop for Promise<T> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.core.set_result(Err(TaskError::WorkerDied(
+                "the task was dropped before it finished".to_owned(),
+            )));
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The iterator behind `ProcessPoolExecutor::map`: items go out in chunks, a bounded
+//! number of chunks ahead of the consumer, and results come back in input order.
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::pool::ProcessPoolExecutor;
+use super::registry::TaskHandle;
+use crate::futures::{Future, TaskError};
+use crate::thread::Panicked;
+
+/// What one chunk's reply decodes as: each item's result, or its panic message.
+type ChunkResult<O> = Vec<Result<O, String>>;
+
+pub(crate) struct MapChunks<'a, A, O, I> {
+    pool: &'a ProcessPoolExecutor,
+    task: TaskHandle<A, O>,
+    items: I,
+    chunksize: usize,
+    /// How many chunks may be submitted and not yet consumed.
+    ahead: usize,
+    /// Submitted chunks, oldest first, each with its item count.
+    chunks: VecDeque<(Future<ChunkResult<O>>, usize)>,
+    /// The results of the chunk being consumed.
+    current: std::vec::IntoIter<Result<O, TaskError>>,
+    _items: PhantomData<A>,
+}
+
+impl<'a, A, O, I> MapChunks<'a, A, O, I>
+where
+    I: Iterator<Item = A>,
+    A: Serialize,
+    O: DeserializeOwned + Send + 'static,
+{
+    pub(crate) fn new(
+        pool: &'a ProcessPoolExecutor,
+        task: TaskHandle<A, O>,
+        items: I,
+        chunksize: usize,
+        ahead: usize,
+    ) -> Self {
+        let mut map = MapChunks {
+            pool,
+            task,
+            items,
+            chunksize,
+            ahead: ahead.max(1),
+            chunks: VecDeque::new(),
+            current: Vec::new().into_iter(),
+            _items: PhantomData,
+        };
+        map.fill();
+        map
+    }
+
+    /// Submits chunks until `ahead` are outstanding or the items run out.
+    fn fill(&mut self) {
+        while self.chunks.len() < self.ahead {
+            let chunk: Vec<A> = self.items.by_ref().take(self.chunksize).collect();
+            if chunk.is_empty() {
+                return;
+            }
+            let timeout = self.pool.default_timeout();
+            let future = self
+                .pool
+                .submit_raw(self.task.name(), &chunk[..], true, timeout);
+            self.chunks.push_back((future, chunk.len()));
+        }
+    }
+}
+
+impl<A, O, I> Iterator for MapChunks<'_, A, O, I>
+where
+    I: Iterator<Item = A>,
+    A: Serialize,
+    O: DeserializeOwned + Send + 'static,
+{
+    type Item = Result<O, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(result) = self.current.next() {
+                return Some(result);
+            }
+            let (future, len) = self.chunks.pop_front()?;
+            let results: Vec<Result<O, TaskError>> = match future.result() {
+                Ok(results) => results
+                    .into_iter()
+                    .map(|r| {
+                        r.map_err(|message| {
+                            TaskError::Panicked(Panicked::new(message, "process worker".into()))
+                        })
+                    })
+                    .collect(),
+                Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
+            };
+            self.current = results.into_iter();
+            self.fill();
+        }
+    }
+}
+
+impl<A, O, I> Drop for MapChunks<'_, A, O, I> {
+    /// Cancels the chunks not started, as Python does when a `map` iterator is dropped.
+    fn drop(&mut self) {
+        for (future, _) in &self.chunks {
+            future.cancel();
+        }
+    }
+}

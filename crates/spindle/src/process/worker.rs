@@ -1,0 +1,185 @@
+//! The worker side: what [`init`](super::init) turns a re-executed copy of the program
+//! into. It reads requests from fd 3, runs each task under `catch_unwind`, and writes
+//! replies to fd 4, until the pool closes fd 3.
+//!
+//! The protocol has its own descriptors so that nothing a task prints can corrupt it: a
+//! task's stdout and stderr are the pool's own. Both protocol descriptors are
+//! close-on-exec, so a process a task starts does not hold the pool's pipes open.
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::os::fd::FromRawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::registry;
+use super::wire::{self, FrameBuf, FrameError, Reply, Request};
+
+/// Set in a worker's environment: the presence marks a worker.
+pub(crate) const WORKER_ENV: &str = "SPINDLE_PROCESS_WORKER";
+/// The largest frame, in bytes, the worker reads or writes.
+pub(crate) const MAX_FRAME_ENV: &str = "SPINDLE_PROCESS_MAX_FRAME";
+/// The address-space limit, in bytes, the worker sets on itself (`RLIMIT_AS`).
+pub(crate) const MEMORY_LIMIT_ENV: &str = "SPINDLE_PROCESS_MEMORY_LIMIT";
+
+/// The worker reads requests from this descriptor.
+pub(crate) const REQUEST_FD: i32 = 3;
+/// The worker writes replies to this descriptor.
+pub(crate) const REPLY_FD: i32 = 4;
+
+/// The exit status of a worker that could not set itself up or read its pipe.
+const BROKEN_WORKER: i32 = 70;
+
+/// True while a task runs: its panics are reported through the reply, not on stderr.
+static IN_TASK: AtomicBool = AtomicBool::new(false);
+
+/// True if this process was started as a pool worker.
+pub(crate) fn is_worker() -> bool {
+    std::env::var_os(WORKER_ENV).is_some()
+}
+
+/// Serves tasks until the pool closes the request pipe; returns the exit status.
+pub(crate) fn serve() -> i32 {
+    let max_frame = env_number(MAX_FRAME_ENV).unwrap_or(wire::DEFAULT_MAX_FRAME as u64) as usize;
+    let memory_limit = env_number(MEMORY_LIMIT_ENV);
+    for var in [WORKER_ENV, MAX_FRAME_ENV, MEMORY_LIMIT_ENV] {
+        // SAFETY: `init` runs first thing in `main` and the worker starts no thread
+        // before this point, so nothing reads the environment concurrently.
+        unsafe { std::env::remove_var(var) };
+    }
+    if let Some(bytes) = memory_limit
+        && let Err(e) = limit_address_space(bytes)
+    {
+        eprintln!(
+            "spindle worker {}: cannot set its memory limit: {e}",
+            std::process::id()
+        );
+        return BROKEN_WORKER;
+    }
+    for fd in [REQUEST_FD, REPLY_FD] {
+        // SAFETY: F_SETFD on a descriptor only changes its flags; a bad fd gives EBADF.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+            eprintln!(
+                "spindle worker {}: no pipe on fd {fd}: was it started by a pool?",
+                std::process::id()
+            );
+            return BROKEN_WORKER;
+        }
+    }
+    quiet_task_panics();
+    // SAFETY: the pool's spawner put the request pipe on fd 3 and the reply pipe on
+    // fd 4 for this process alone; nothing else in the worker owns them.
+    let (requests, mut replies) =
+        unsafe { (File::from_raw_fd(REQUEST_FD), File::from_raw_fd(REPLY_FD)) };
+    let ready = FrameBuf::new(&Reply::Ready)
+        .finish(max_frame)
+        .expect("a tiny frame");
+    if replies.write_all(&ready).is_err() {
+        return 0; // the pool is already gone
+    }
+    let mut requests = BufReader::with_capacity(64 * 1024, requests);
+    let mut frame = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match wire::read_frame(&mut requests, &mut frame, max_frame) {
+            Ok(()) => {}
+            Err(FrameError::Closed) => return 0,
+            Err(e) => {
+                eprintln!(
+                    "spindle worker {}: bad request from the pool: {e}",
+                    std::process::id()
+                );
+                return BROKEN_WORKER;
+            }
+        }
+        out = match wire::split::<Request<'_>>(&frame) {
+            Ok((request, arg)) => run(&request, arg, out, max_frame),
+            Err(e) => {
+                eprintln!("spindle worker {}: {e}", std::process::id());
+                return BROKEN_WORKER;
+            }
+        };
+        if replies.write_all(&out).is_err() {
+            // The pool is gone: nobody wants the result.
+            return 0;
+        }
+    }
+}
+
+/// Runs one task and returns the finished reply frame, reusing `out`'s allocation.
+fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> Vec<u8> {
+    let Some((single, chunk)) = registry::lookup(request.task) else {
+        let why = format!(
+            "no task named `{}` is registered in this program",
+            request.task
+        );
+        return failed(&why, max_frame);
+    };
+    let erased = if request.chunked { chunk } else { single };
+    let mut reply = FrameBuf::done(out);
+    IN_TASK.store(true, Ordering::Relaxed);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| erased(arg, reply.bytes_mut())));
+    IN_TASK.store(false, Ordering::Relaxed);
+    match outcome {
+        Ok(Ok(())) => match reply.finish(max_frame) {
+            Ok(frame) => frame,
+            Err(e) => failed(&format!("the result cannot be sent: {e}"), max_frame),
+        },
+        Ok(Err(why)) => failed(&why, max_frame),
+        Err(payload) => {
+            let message = crate::thread::payload_message(&*payload);
+            // Drop the payload here: a payload whose drop panics must not kill us.
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            let frame = FrameBuf::new(&Reply::Panicked { message: &message }).finish(max_frame);
+            frame.unwrap_or_else(|_| {
+                failed(
+                    "the task panicked with a message too long to send",
+                    max_frame,
+                )
+            })
+        }
+    }
+}
+
+fn failed(message: &str, max_frame: usize) -> Vec<u8> {
+    // A reply must fit in a frame: keep as much of an enormous message as fits.
+    let mut end = message.len();
+    loop {
+        let message = &message[..end];
+        if let Ok(frame) = FrameBuf::new(&Reply::Failed { message }).finish(max_frame) {
+            return frame;
+        }
+        end /= 2;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+    }
+}
+
+/// A task's panic travels to the pool in its reply; printing it here too would report
+/// it twice. Panics outside tasks still print.
+fn quiet_task_panics() {
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if !IN_TASK.load(Ordering::Relaxed) {
+            default(info);
+        }
+    }));
+}
+
+fn limit_address_space(bytes: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: setrlimit reads the struct we pass and nothing else.
+    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.parse().ok()
+}

@@ -1,0 +1,379 @@
+//! A recording as rows of spans, one row per thread, ready to draw.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::chrome::TASK_CATEGORY;
+use super::error::TimelineError;
+use super::spans::{Spans, micros};
+
+/// What each thread did over time: one row per thread, with the spans of its states and
+/// of the tasks it ran, in microseconds. Get one from a [`Recorder`](super::Recorder),
+/// or read any Chrome trace with [`from_chrome_json`](Timeline::from_chrome_json);
+/// draw it with [`to_svg`](Timeline::to_svg).
+///
+/// ```
+/// use spindle::trace::{Timeline, TimelineRow, TimelineSpan};
+///
+/// let span = |label: &str, start_us, dur_us| TimelineSpan {
+///     label: label.to_owned(),
+///     start_us,
+///     dur_us,
+///     detail: None,
+/// };
+/// let timeline = Timeline {
+///     rows: vec![TimelineRow {
+///         thread_id: 1,
+///         name: "MainThread".to_owned(),
+///         states: vec![span("Runnable", 0.0, 400.0), span("Blocked", 400.0, 600.0)],
+///         tasks: vec![],
+///     }],
+/// };
+/// assert_eq!((timeline.start_us(), timeline.end_us()), (0.0, 1000.0));
+/// assert!(timeline.to_svg().contains("MainThread"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    /// One row per thread, in thread order.
+    pub rows: Vec<TimelineRow>,
+}
+
+/// One thread's row of a [`Timeline`].
+///
+/// ```
+/// use spindle::trace::TimelineRow;
+///
+/// let row = TimelineRow {
+///     thread_id: 2,
+///     name: "Thread-1".to_owned(),
+///     states: vec![],
+///     tasks: vec![],
+/// };
+/// assert!(row.states.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRow {
+    /// The thread's id (the trace's `tid`).
+    pub thread_id: u64,
+    /// The thread's name.
+    pub name: String,
+    /// The thread's states, back to back in time order (labelled `Runnable`, `Blocked`, ...).
+    pub states: Vec<TimelineSpan>,
+    /// The tasks the thread ran, in order of start.
+    pub tasks: Vec<TimelineSpan>,
+}
+
+/// A stretch of time on a [`TimelineRow`]: a state, or a task.
+///
+/// ```
+/// use spindle::trace::TimelineSpan;
+///
+/// let blocked = TimelineSpan {
+///     label: "Blocked".to_owned(),
+///     start_us: 120.0,
+///     dur_us: 30.5,
+///     detail: Some("Mutex \"accounts\"".to_owned()),
+/// };
+/// assert_eq!(blocked.end_us(), 150.5);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineSpan {
+    /// The state (`Blocked`), or the task (`task 3 (fetch)`).
+    pub label: String,
+    /// When it began, in microseconds (for a recording: since the recording started).
+    pub start_us: f64,
+    /// How long it lasted, in microseconds.
+    pub dur_us: f64,
+    /// What a state waited on, or how a task ended (`ok`, `panicked`, `unfinished`).
+    pub detail: Option<String>,
+}
+
+impl TimelineSpan {
+    /// When it ended, in microseconds.
+    ///
+    /// ```
+    /// use spindle::trace::TimelineSpan;
+    /// let s = TimelineSpan { label: "Waiting".into(), start_us: 5.0, dur_us: 2.0, detail: None };
+    /// assert_eq!(s.end_us(), 7.0);
+    /// ```
+    pub fn end_us(&self) -> f64 {
+        self.start_us + self.dur_us
+    }
+}
+
+impl Timeline {
+    /// Reads a Chrome trace-event JSON trace: what
+    /// [`Recorder::to_chrome_json`](super::Recorder::to_chrome_json) writes, or any other
+    /// trace in the format (an array of events, or an object with `traceEvents`). Rows
+    /// come from `thread_name` metadata and from the threads that have spans; spans come
+    /// from complete (`X`) events and from matched begin/end (`B`/`E`) pairs; events of
+    /// category `task` are tasks. Other events are skipped.
+    ///
+    /// ```
+    /// use spindle::trace::Timeline;
+    ///
+    /// let json = r#"{"traceEvents": [
+    ///     {"name": "thread_name", "ph": "M", "pid": 1, "tid": 7, "args": {"name": "io"}},
+    ///     {"name": "Waiting", "ph": "X", "pid": 1, "tid": 7, "ts": 10, "dur": 90,
+    ///      "args": {"waiting_on": "Event \"ready\""}}
+    /// ]}"#;
+    /// let t = Timeline::from_chrome_json(json).unwrap();
+    /// assert_eq!(t.rows[0].name, "io");
+    /// assert_eq!(t.rows[0].states[0].detail.as_deref(), Some("Event \"ready\""));
+    /// assert_eq!(t.end_us(), 100.0);
+    /// ```
+    pub fn from_chrome_json(json: &str) -> Result<Timeline, TimelineError> {
+        let root: Value =
+            serde_json::from_str(json).map_err(|e| TimelineError::InvalidJson(e.to_string()))?;
+        let events = match &root {
+            Value::Array(events) => events,
+            Value::Object(trace) => trace
+                .get("traceEvents")
+                .and_then(Value::as_array)
+                .ok_or_else(|| TimelineError::NotATrace("no \"traceEvents\" array".into()))?,
+            _ => {
+                return Err(TimelineError::NotATrace(
+                    "neither an array of events nor an object with \"traceEvents\"".into(),
+                ));
+            }
+        };
+        let mut rows: BTreeMap<(u64, u64), RowBuilder> = BTreeMap::new();
+        for event in events {
+            let (Some(ph), Some(tid)) = (event["ph"].as_str(), id(&event["tid"])) else {
+                continue;
+            };
+            let row = rows
+                .entry((id(&event["pid"]).unwrap_or(0), tid))
+                .or_default();
+            row.add(ph, event);
+        }
+        let mut rows: Vec<_> = rows.into_iter().collect();
+        rows.sort_by_key(|((pid, tid), row)| (*pid, row.sort_index.unwrap_or(*tid as i64), *tid));
+        Ok(Timeline {
+            rows: rows
+                .into_iter()
+                .map(|((_, tid), row)| row.finish(tid))
+                .collect(),
+        })
+    }
+
+    /// When the earliest span begins, in microseconds (0 for a timeline without spans).
+    ///
+    /// ```
+    /// assert_eq!(spindle::trace::Timeline::default().start_us(), 0.0);
+    /// ```
+    pub fn start_us(&self) -> f64 {
+        self.spans()
+            .map(|s| s.start_us)
+            .min_by(f64::total_cmp)
+            .unwrap_or(0.0)
+    }
+
+    /// When the latest span ends, in microseconds (0 for a timeline without spans).
+    ///
+    /// ```
+    /// assert_eq!(spindle::trace::Timeline::default().end_us(), 0.0);
+    /// ```
+    pub fn end_us(&self) -> f64 {
+        self.spans()
+            .map(TimelineSpan::end_us)
+            .max_by(f64::total_cmp)
+            .unwrap_or(0.0)
+    }
+
+    fn spans(&self) -> impl Iterator<Item = &TimelineSpan> {
+        self.rows
+            .iter()
+            .flat_map(|r| r.states.iter().chain(&r.tasks))
+    }
+
+    /// The timeline of a recording, with the same numbers its Chrome export carries.
+    pub(crate) fn from_spans(spans: &Spans) -> Timeline {
+        let rows = spans
+            .tracks
+            .iter()
+            .map(|track| TimelineRow {
+                thread_id: track.thread_id,
+                name: track.name.to_string(),
+                states: track
+                    .states
+                    .iter()
+                    .map(|s| TimelineSpan {
+                        label: s.state.to_string(),
+                        start_us: micros(s.start),
+                        dur_us: micros(s.end - s.start),
+                        detail: s.waiting_on.clone(),
+                    })
+                    .collect(),
+                tasks: track
+                    .tasks
+                    .iter()
+                    .map(|t| TimelineSpan {
+                        label: t.label(),
+                        start_us: micros(t.start),
+                        dur_us: micros(t.end - t.start),
+                        detail: Some(t.outcome.as_str().to_owned()),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Timeline { rows }
+    }
+}
+
+/// One row as it is read from the trace.
+#[derive(Default)]
+struct RowBuilder {
+    name: Option<String>,
+    sort_index: Option<i64>,
+    states: Vec<TimelineSpan>,
+    tasks: Vec<TimelineSpan>,
+    /// Spans begun by `B` events, waiting for their `E`; each with whether it is a task.
+    open: Vec<(bool, TimelineSpan)>,
+}
+
+impl RowBuilder {
+    fn add(&mut self, ph: &str, event: &Value) {
+        match ph {
+            "M" => match event["name"].as_str() {
+                Some("thread_name") => {
+                    self.name = event["args"]["name"].as_str().map(str::to_owned);
+                }
+                Some("thread_sort_index") => self.sort_index = event["args"]["sort_index"].as_i64(),
+                _ => {}
+            },
+            "X" => {
+                if let Some(start_us) = number(&event["ts"]) {
+                    let dur_us = number(&event["dur"]).unwrap_or(0.0).max(0.0);
+                    self.place(is_task(event), span(event, start_us, dur_us));
+                }
+            }
+            "B" => {
+                if let Some(start_us) = number(&event["ts"]) {
+                    self.open.push((is_task(event), span(event, start_us, 0.0)));
+                }
+            }
+            "E" => {
+                if let (Some(end_us), Some((task, mut s))) = (number(&event["ts"]), self.open.pop())
+                {
+                    s.dur_us = (end_us - s.start_us).max(0.0);
+                    self.place(task, s);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn place(&mut self, task: bool, span: TimelineSpan) {
+        if task {
+            self.tasks.push(span);
+        } else {
+            self.states.push(span);
+        }
+    }
+
+    fn finish(mut self, tid: u64) -> TimelineRow {
+        // By start; of two spans starting together, the enclosing (longer) one first.
+        let by_start = |a: &TimelineSpan, b: &TimelineSpan| {
+            a.start_us
+                .total_cmp(&b.start_us)
+                .then_with(|| b.dur_us.total_cmp(&a.dur_us))
+        };
+        self.states.sort_by(by_start);
+        self.tasks.sort_by(by_start);
+        TimelineRow {
+            thread_id: tid,
+            name: self.name.unwrap_or_else(|| format!("thread {tid}")),
+            states: self.states,
+            tasks: self.tasks,
+        }
+    }
+}
+
+fn is_task(event: &Value) -> bool {
+    event["cat"] == TASK_CATEGORY
+}
+
+/// A span of `event`: its name, and what it waited on or how it ended, if it says.
+fn span(event: &Value, start_us: f64, dur_us: f64) -> TimelineSpan {
+    let args = &event["args"];
+    let detail = args["waiting_on"].as_str().or(args["outcome"].as_str());
+    TimelineSpan {
+        label: event["name"].as_str().unwrap_or("(unnamed)").to_owned(),
+        start_us,
+        dur_us,
+        detail: detail.map(str::to_owned),
+    }
+}
+
+/// A timestamp or duration: a JSON number, or a number written as a string.
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A process or thread id: a JSON integer (negative ones kept apart by their bits), or
+/// one written as a string.
+fn id(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_i64().map(|i| i as u64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::thread::ThreadState::{Blocked, Runnable, Waiting};
+    use crate::trace::EventKind::{TaskStarted, ThreadEnd, ThreadStart};
+    use crate::trace::chrome;
+    use crate::trace::spans::build;
+    use crate::trace::spans::script::{Script, acquired, finished, state, submitted};
+
+    #[test]
+    fn a_recording_with_tasks_reads_back_from_its_chrome_trace() {
+        let s = Script::new()
+            .at(0, 1, "MainThread", state(Runnable, None))
+            .at(3, 1, "MainThread", submitted(1, "parse <input>"))
+            .at(4, 1, "MainThread", state(Waiting, Some("Future of task 1")))
+            .at(5, 4, "pool-0", ThreadStart)
+            .at(6, 4, "pool-0", TaskStarted { task: 1 })
+            .at(7, 4, "pool-0", state(Blocked, Some("Mutex \"cache\"")))
+            .at(9, 4, "pool-0", state(Runnable, None))
+            .at(9, 4, "pool-0", acquired("Mutex \"cache\"", 2))
+            .at(12, 4, "pool-0", finished(1, false))
+            .at(13, 4, "pool-0", TaskStarted { task: 2 })
+            .at(15, 4, "pool-0", ThreadEnd);
+        let spans = build(&s.events, s.origin, s.end(20));
+        let direct = Timeline::from_spans(&spans);
+        let json = chrome::to_json(&spans).to_string();
+        assert_eq!(Timeline::from_chrome_json(&json).unwrap(), direct);
+
+        let pool = &direct.rows[1];
+        let tasks: Vec<_> = pool
+            .tasks
+            .iter()
+            .map(|t| (t.label.as_str(), t.start_us, t.dur_us, t.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            tasks,
+            [
+                ("task 1 (parse <input>)", 6.0, 6.0, Some("panicked")),
+                ("task 2", 13.0, 2.0, Some("unfinished")),
+            ]
+        );
+        let states: Vec<_> = pool.states.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            states,
+            [
+                "Runnable", "Runnable", "Blocked", "Runnable", "Runnable", "Runnable"
+            ]
+        );
+        assert_eq!((direct.start_us(), direct.end_us()), (0.0, 20.0));
+    }
+}
