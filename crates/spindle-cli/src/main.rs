@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod lab;
+mod trace_render;
 
 #[derive(Parser)]
 #[command(name = "spindle", version, about = "spindle's command-line tools")]
@@ -26,6 +27,9 @@ enum Command {
     /// measured here, and whether the claim holds.
     #[command(after_help = lab::help_listing())]
     Lab(LabArgs),
+    /// Work with recorded traces (Chrome trace-event JSON, as `spindle::trace::Recorder` writes).
+    #[command(subcommand)]
+    Trace(TraceCommand),
     /// The child program of the daemon experiment (started by `spindle lab daemon`).
     #[command(name = "__child", hide = true)]
     Child {
@@ -35,6 +39,19 @@ enum Command {
         /// How long its worker thread works, in milliseconds.
         #[arg(long)]
         work_ms: u64,
+    },
+}
+
+/// What `spindle trace` does.
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// Draws a recorded trace as an SVG timeline: a row per thread, a colour per state.
+    Render {
+        /// The trace: Chrome trace-event JSON.
+        file: PathBuf,
+        /// Where to write the SVG.
+        #[arg(short, long, value_name = "SVG")]
+        output: PathBuf,
     },
 }
 
@@ -68,6 +85,7 @@ fn main() -> ExitCode {
             json: args.json,
             report: args.report,
         }),
+        Command::Trace(TraceCommand::Render { file, output }) => trace_render::run(&file, &output),
         Command::Child { what, work_ms } => {
             lab::daemon::child_main(what, Duration::from_millis(work_ms))
         }
