@@ -59,6 +59,46 @@ pub(crate) struct Wait<'a> {
     pub(crate) check: bool,
 }
 
+impl<'a> Wait<'a> {
+    /// A wait that is not a lock acquisition: `Waiting`, or `TimedWaiting` with a deadline.
+    pub(crate) fn waiting(
+        on: &'a dyn Waitable,
+        deadline: Option<Instant>,
+        at: &'static Location<'static>,
+    ) -> Wait<'a> {
+        Wait {
+            on,
+            state: if deadline.is_some() {
+                ThreadState::TimedWaiting
+            } else {
+                ThreadState::Waiting
+            },
+            at,
+            check: false,
+        }
+    }
+
+    /// A lock acquisition: `Blocked` and checked for cycles, or `TimedWaiting` (never
+    /// checked: it ends by itself) with a deadline. `check` false for internal re-locks.
+    pub(crate) fn lock(
+        on: &'a dyn Waitable,
+        deadline: Option<Instant>,
+        check: bool,
+        at: &'static Location<'static>,
+    ) -> Wait<'a> {
+        Wait {
+            on,
+            state: if deadline.is_some() {
+                ThreadState::TimedWaiting
+            } else {
+                ThreadState::Blocked
+            },
+            at,
+            check: check && deadline.is_none(),
+        }
+    }
+}
+
 /// What a parked thread waits on: published in its record for as long as it is parked.
 pub(crate) struct WaitEdge {
     on: NonNull<dyn Waitable>,

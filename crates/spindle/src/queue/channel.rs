@@ -19,7 +19,6 @@ use super::error::{GetError, PutError, TaskDoneError};
 use super::order::Order;
 use crate::sync::label::{Label, Labelled};
 use crate::sync::{Condvar, Mutex, MutexGuard};
-use crate::thread::ThreadState;
 use crate::wait::Wait;
 
 /// How long an operation may wait for the queue to be ready.
@@ -272,16 +271,7 @@ impl<O: Order> Channel<O> {
             kind: O::KIND,
             label: &self.label,
         };
-        let wait = Wait {
-            on: &on,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Waiting
-            },
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(&on, deadline, at);
         let cv = match who {
             Waiter::Getter => &self.not_empty,
             Waiter::Putter => &self.not_full,

@@ -8,7 +8,6 @@ use super::condvar::Condvar;
 use super::error::BrokenBarrier;
 use super::label::{Label, Labelled};
 use super::mutex::{Mutex, MutexGuard};
-use crate::thread::ThreadState;
 use crate::wait::{self, Wait};
 
 /// CPython's four barrier states.
@@ -193,16 +192,7 @@ impl Barrier {
             kind: "Barrier",
             label: &self.label,
         };
-        let wait = Wait {
-            on: &on,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Waiting
-            },
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(&on, deadline, at);
         let raw = self.state.raw();
         while cond(st) {
             if deadline.is_some_and(|d| Instant::now() >= d) {

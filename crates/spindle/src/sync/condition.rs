@@ -9,7 +9,6 @@ use super::condvar::Condvar;
 use super::label::{Label, Labelled};
 use super::mutex::{Mutex, MutexGuard};
 use crate::deadlock;
-use crate::thread::ThreadState;
 use crate::wait::{self, Wait};
 
 /// Data behind a lock, and a way to sleep until another thread changes it: Python's
@@ -164,16 +163,7 @@ impl<T> ConditionGuard<'_, T> {
             kind: "Condition",
             label: &cond.label,
         };
-        let wait = Wait {
-            on: &on,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Waiting
-            },
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(&on, deadline, at);
         let raw = cond.mutex.raw();
         let notified = cond
             .cv

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use super::condvar::Condvar;
 use super::label::{Label, Labelled};
 use super::mutex::Mutex;
-use crate::thread::ThreadState;
 use crate::wait::{self, Wait};
 
 struct Flag {
@@ -148,16 +147,7 @@ impl Event {
             kind: "Event",
             label: &self.label,
         };
-        let wait = Wait {
-            on: &on,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Waiting
-            },
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(&on, deadline, at);
         let raw = self.flag.raw();
         // `f` reads the flag afresh after each wait: `set` changes it under the lock.
         #[allow(clippy::while_immutable_condition)]

@@ -29,7 +29,6 @@ use crate::deadlock::DeadlockError;
 use crate::deadlock::lock_order::{self, ClassSlot};
 use crate::loom::SpinWait;
 use crate::loom::atomic::{AtomicU64, Ordering};
-use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{self, Holder, Wait, Waitable};
 
@@ -170,16 +169,7 @@ impl RawMutex {
         check: bool,
         at: &'static Location<'static>,
     ) -> Result<bool, DeadlockError> {
-        let wait = Wait {
-            on: self,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Blocked
-            },
-            at,
-            check,
-        };
+        let wait = Wait::lock(self, deadline, check, at);
         let started = wait::contention_started();
         let mut spin = SpinWait::new();
         let mut s = self.state.load(Ordering::Relaxed);

@@ -30,7 +30,6 @@ use crate::deadlock::DeadlockError;
 use crate::deadlock::lock_order::{self, ClassSlot};
 use crate::loom::SpinWait;
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{self, Holder, Wait, Waitable};
 
@@ -222,7 +221,7 @@ impl RawRwLock {
             lock: self,
             phase: Phase::Read,
         };
-        let wait = lock_wait(&on, deadline, at);
+        let wait = Wait::lock(&on, deadline, true, at);
         let started = wait::contention_started();
         let mut spin = SpinWait::new();
         loop {
@@ -371,8 +370,7 @@ impl RawRwLock {
             lock: self,
             phase: Phase::Claim,
         };
-        let mut wait = lock_wait(&on, deadline, at);
-        wait.check &= check;
+        let wait = Wait::lock(&on, deadline, check, at);
         let mut spin = SpinWait::new();
         loop {
             let s = self.state.load(Ordering::Relaxed);
@@ -433,8 +431,7 @@ impl RawRwLock {
             lock: self,
             phase: Phase::Drain,
         };
-        let mut wait = lock_wait(&on, deadline, at);
-        wait.check &= check;
+        let wait = Wait::lock(&on, deadline, check, at);
         let mut spin = SpinWait::new();
         loop {
             let s = self.state.load(Ordering::Acquire);
@@ -589,22 +586,5 @@ impl RawRwLock {
             }
         };
         wait::park(wait, key, validate, || {}, timed_out, token, deadline)
-    }
-}
-
-fn lock_wait<'a>(
-    on: &'a PhaseWait<'a>,
-    deadline: Option<Instant>,
-    at: &'static Location<'static>,
-) -> Wait<'a> {
-    Wait {
-        on,
-        state: if deadline.is_some() {
-            ThreadState::TimedWaiting
-        } else {
-            ThreadState::Blocked
-        },
-        at,
-        check: deadline.is_none(),
     }
 }

@@ -9,7 +9,6 @@ use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkR
 use super::error::SemaphoreOverflow;
 use super::label::{Label, Labelled};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::thread::ThreadState;
 use crate::wait::{self, Wait};
 
 /// The counter and wait queue shared by both semaphores.
@@ -51,16 +50,7 @@ impl RawSemaphore {
             kind: self.kind,
             label: &self.label,
         };
-        let wait = Wait {
-            on: &on,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Waiting
-            },
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(&on, deadline, at);
         loop {
             if self.try_acquire() {
                 return true;

@@ -225,16 +225,7 @@ pub(crate) fn wait_for_end(
     at: &'static Location<'static>,
 ) -> bool {
     let on = JoinWait(target);
-    let wait = Wait {
-        on: &on,
-        state: if deadline.is_some() {
-            ThreadState::TimedWaiting
-        } else {
-            ThreadState::Waiting
-        },
-        at,
-        check: false,
-    };
+    let wait = Wait::waiting(&on, deadline, at);
     let terminated = || target.state() == ThreadState::Terminated;
     while !terminated() {
         let parked = wait::park(
