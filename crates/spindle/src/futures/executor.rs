@@ -17,8 +17,8 @@ use crate::trace::{self, EventKind};
 /// A pool of worker threads that run submitted closures and hand back [`Future`]s:
 /// Python's `concurrent.futures.ThreadPoolExecutor`.
 ///
-/// * Workers start lazily, one per submission, until `max_workers` run; an idle worker is
-///   reused before a new one starts. Workers are spindle threads named `PREFIX_0`,
+/// * Workers start lazily: a submission starts one only when no idle worker is there to
+///   take it, until `max_workers` run. Workers are spindle threads named `PREFIX_0`,
 ///   `PREFIX_1`, ... (prefix `ThreadPoolExecutor-N` by default, as in Python), so their
 ///   states show in [`thread::enumerate`](crate::thread::enumerate); an idle one reads
 ///   `Waiting` on `work queue of ThreadPoolExecutor "PREFIX"`.
@@ -31,7 +31,12 @@ use crate::trace::{self, EventKind};
 ///   Python's `with` block: queued tasks still run, and the drop waits for them.
 ///
 /// Built on one queue behind a spindle [`Mutex`](crate::sync::Mutex) and a condition
-/// variable (no work stealing: tasks may block without starving anyone).
+/// variable (no work stealing: tasks may block without starving anyone). Each task is one
+/// allocation, shared by its closure and its future.
+///
+/// # Fairness
+/// Tasks start in submission order (one FIFO queue); which worker runs which is up to
+/// the scheduler.
 ///
 /// # Which executor should I use?
 /// This one for I/O-bound work, blocking calls and anything that waits; it also runs

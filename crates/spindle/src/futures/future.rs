@@ -24,6 +24,13 @@ use crate::wait;
 /// async code (it implements [`std::future::Future`]; the executor wakes the awaiting
 /// task when it completes, nothing polls).
 ///
+/// | state     | `done()` | `running()` | `cancelled()` | `result()`                   |
+/// |-----------|----------|-------------|---------------|------------------------------|
+/// | pending   | false    | false       | false         | waits                        |
+/// | running   | false    | true        | false         | waits                        |
+/// | finished  | true     | false       | false         | `Ok(value)` or `Err(why)`    |
+/// | cancelled | true     | false       | true          | `Err(TaskError::Cancelled)`  |
+///
 /// A thread blocked on a future reads `Waiting` (`TimedWaiting` with a timeout) and its
 /// `waiting_on()` names it, as `Future of task 7 (ThreadPoolExecutor "io")`; deadlock
 /// detection knows which worker runs the task.
@@ -68,7 +75,8 @@ impl<T> Future<T> {
 
     /// Waits until the task has finished and gives its value, or why there is none:
     /// `Err(TaskError::Panicked)` with the panic's message and the worker's name,
-    /// `Err(TaskError::Cancelled)`, ...
+    /// `Err(TaskError::Cancelled)`, ... It looks again for a few microseconds before it
+    /// parks (a task about to end saves both threads a wake-up), then parks until woken.
     ///
     /// ```
     /// use spindle::futures::{TaskError, ThreadPoolExecutor};

@@ -22,7 +22,7 @@ use crossbeam_utils::{Backoff, CachePadded};
 use super::error::TaskError;
 use super::job::Queued;
 use crate::sync::{Condvar, Mutex, MutexGuard};
-use crate::thread::{self, JoinHandle, Panicked, Thread, ThreadState};
+use crate::thread::{self, JoinHandle, Panicked, Thread};
 use crate::wait::{Described, Wait, Waitable};
 
 pub(crate) struct Pool {
@@ -147,12 +147,7 @@ impl Pool {
     fn wait_for_workers(&self, at: &'static Location<'static>) {
         let me = usize::from(self.is_current_worker());
         let on = Described(|| format!("shutdown of {}", self.origin));
-        let wait = Wait {
-            on: &on,
-            state: ThreadState::Waiting,
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(&on, None, at);
         let mut q = self.queue.lock();
         while q.live > me {
             q = self.park(q, &self.workers_gone, &wait, at);
@@ -233,12 +228,7 @@ impl Pool {
     /// (shut down and nothing left, or broken).
     fn next_job(&self) -> Option<Queued> {
         let at = Location::caller();
-        let wait = Wait {
-            on: self,
-            state: ThreadState::Waiting,
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(self, None, at);
         let backoff = Backoff::new();
         let mut q = self.queue.lock();
         // Whether this worker counts in `looking`.

@@ -34,7 +34,7 @@ use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult};
 use super::error::TaskError;
 use super::task::TaskInfo;
 use super::waiter::Waiter;
-use crate::thread::{self, Panicked, ThreadState};
+use crate::thread::{self, Panicked};
 use crate::wait::{self, Wait};
 
 /// A done callback: sees the outcome once, by reference.
@@ -193,7 +193,6 @@ impl<T> Core<T> {
         if !matches!(g.state, State::Pending | State::Running) {
             return false;
         }
-        self.task.set_runner(0);
         let failed = outcome.is_err();
         if failed {
             self.phase.fetch_or(FAILED, Ordering::Relaxed);
@@ -253,6 +252,9 @@ impl<T> Core<T> {
         mut g: InternalGuard<'_, Inner<T>>,
         outcome: Result<T, TaskError>,
     ) -> Settled<T> {
+        // Until now the completing thread was the one to wait for (also while it ran
+        // the callbacks); from here on nobody is.
+        self.task.set_runner(0);
         let mut settled = Settled {
             waker: g.hooks.as_mut().and_then(|h| h.waker.take()),
             unread: None,
@@ -332,16 +334,7 @@ impl<T> Core<T> {
         deadline: Option<Instant>,
         at: &'static Location<'static>,
     ) -> bool {
-        let wait = Wait {
-            on: &self.task,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Waiting
-            },
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(&self.task, deadline, at);
         while self.phase() < needed {
             let validate = || {
                 let phase = self.phase.fetch_or(PARKED, Ordering::SeqCst) & PHASE;

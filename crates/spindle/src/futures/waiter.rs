@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use crate::sync::Condvar;
 use crate::sync::Mutex;
-use crate::thread::ThreadState;
 use crate::wait::{Wait, Waitable};
 
 /// Collects "future i is done" reports and wakes the one thread waiting for them.
@@ -73,16 +72,7 @@ impl Waiter {
         mut ready: impl FnMut(&mut Arrivals) -> Option<R>,
     ) -> Option<R> {
         let mut a = self.arrivals.lock();
-        let wait = Wait {
-            on: self,
-            state: if deadline.is_some() {
-                ThreadState::TimedWaiting
-            } else {
-                ThreadState::Waiting
-            },
-            at,
-            check: false,
-        };
+        let wait = Wait::waiting(self, deadline, at);
         let raw = self.arrivals.raw();
         loop {
             if let Some(r) = ready(&mut a) {
