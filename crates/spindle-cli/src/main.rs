@@ -70,9 +70,16 @@ struct LabArgs {
     /// Also write a self-contained HTML report to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// For `download`: fetch the URLs listed in this file (one per line) instead of the
+    /// images of its local server.
+    #[arg(long, value_name = "FILE")]
+    urls: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
+    // First: in a worker of the gil experiment's process pool, this serves tasks and
+    // never returns.
+    spindle::process::init();
     let cli = Cli::parse();
     match cli.command {
         Command::Lab(args) => lab::run(&lab::Options {
@@ -84,6 +91,7 @@ fn main() -> ExitCode {
             },
             json: args.json,
             report: args.report,
+            urls: args.urls,
         }),
         Command::Trace(TraceCommand::Render { file, output }) => trace_render::run(&file, &output),
         Command::Child { what, work_ms } => {

@@ -11,7 +11,7 @@ use quick_xml::events::Event;
 use serde_json::Value;
 
 /// Every experiment available, in run order.
-const EXPERIMENTS: [&str; 9] = [
+const EXPERIMENTS: [&str; 12] = [
     "sleep",
     "gil",
     "race",
@@ -21,6 +21,9 @@ const EXPERIMENTS: [&str; 9] = [
     "semaphore",
     "daemon",
     "states",
+    "executor",
+    "hidden-exception",
+    "download",
 ];
 
 /// No run of the program may take longer: a hang fails the test instead of freezing it.
@@ -111,6 +114,8 @@ fn sleep_overlaps_with_threads() {
     let f = experiment("sleep");
     assert!(num(&f, "threads_s") < num(&f, "sequential_s") / 3.0, "{f}");
     assert!(num(&f, "speedup") >= 3.0, "{f}");
+    assert!(num(&f, "pool_s") < num(&f, "sequential_s") / 3.0, "{f}");
+    assert!(num(&f, "pool_speedup") >= 3.0, "{f}");
 }
 
 #[test]
@@ -122,6 +127,60 @@ fn gil_serialises_cpu_work_but_not_io() {
         num(&f, "io_allow_threads_s") <= num(&f, "io_holding_gil_s") / 2.0,
         "{f}"
     );
+    // The process pool ran the sums (its speed is a figure only: it depends on the load).
+    assert_eq!(f["process_pool_workers"], 2);
+    assert!(num(&f, "process_pool_s") > 0.0, "{f}");
+    assert!(num(&f, "process_pool_vs_sequential") > 0.0, "{f}");
+}
+
+#[test]
+fn executor_yields_in_completion_and_input_order() {
+    let f = experiment("executor");
+    assert_eq!(f["as_completed_order"], serde_json::json!([1, 2, 3, 4, 5]));
+    assert_eq!(f["map_order"], serde_json::json!([5, 4, 3, 2, 1]));
+    // The sleeps overlapped: well under their sum.
+    assert!(num(&f, "as_completed_s") < num(&f, "sum_s") * 0.75, "{f}");
+    assert!(num(&f, "map_s") < num(&f, "sum_s") * 0.75, "{f}");
+    assert!(num(&f, "map_s") >= num(&f, "longest_s") * 0.9, "{f}");
+}
+
+#[test]
+fn hidden_exception_is_reported_not_lost() {
+    let f = experiment("hidden-exception");
+    assert_eq!(num(&f, "map_ok"), num(&f, "items") - 1.0, "{f}");
+    assert_eq!(num(&f, "map_panicked"), 1.0, "{f}");
+    assert_eq!(num(&f, "map_failed_item"), 4.0, "{f}");
+    assert_eq!(f["map_error_message"], "item 4 is corrupt");
+    assert_eq!(f["unread_reported"], true);
+    assert_eq!(f["unread_message"], "nobody reads this future");
+}
+
+#[test]
+fn download_is_faster_with_a_pool_and_saves_the_same_bytes() {
+    let f = experiment("download");
+    assert_eq!(f["source"], "local server");
+    assert_eq!(f["bytes_match"], true);
+    assert_eq!(num(&f, "bytes"), num(&f, "files") * num(&f, "image_bytes"));
+    assert!(num(&f, "pool_s") < num(&f, "sequential_s") / 2.0, "{f}");
+}
+
+#[test]
+fn download_reports_an_unreadable_urls_file() {
+    let missing = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-such-urls.txt");
+    let run = spindle(&[
+        "lab",
+        "download",
+        "--quick",
+        "--json",
+        "--urls",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON object");
+    let e = &report["experiments"][0];
+    assert_eq!(e["verdict"], "does not hold");
+    let measured = e["measured"].as_str().unwrap();
+    assert!(measured.contains("could not read"), "{measured}");
 }
 
 #[test]
@@ -164,6 +223,11 @@ fn producer_consumer_waits_without_spinning() {
     assert_eq!(f["slow_consumer_peak"], 5);
     assert!(num(&f, "slow_producer_peak") <= 5.0, "{f}");
     assert_eq!(f["delivered_in_order"], true);
+    // The Queue part: join returns once every item is done, each taken exactly once.
+    assert_eq!(f["queue_joined"], true);
+    assert_eq!(f["queue_done_at_join"], f["queue_items"]);
+    assert_eq!(f["queue_consumed_once"], true);
+    assert!(num(&f, "queue_peak") <= 5.0, "{f}");
 }
 
 #[test]
@@ -296,7 +360,12 @@ fn whole_lab_writes_json_and_a_well_formed_report() {
     }
 
     let html = std::fs::read_to_string(&path).expect("the report was written");
-    assert_eq!(sections(&html), EXPERIMENTS);
+    let sections = sections(&html);
+    let ids: Vec<&str> = sections.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, EXPERIMENTS);
+    for (id, svgs) in &sections {
+        assert_eq!(*svgs, 1, "section {id} has one SVG timeline");
+    }
     assert!(!html.contains("<script"), "the report runs no scripts");
     assert!(
         !html.contains("src="),
@@ -304,9 +373,9 @@ fn whole_lab_writes_json_and_a_well_formed_report() {
     );
 }
 
-/// Parses `html` as XML (every element closed, in order) and returns the ids of its
-/// `<section>` elements.
-fn sections(html: &str) -> Vec<String> {
+/// Parses `html` as XML (every element closed, in order) and returns the id of each of
+/// its `<section>` elements with the number of `<svg>` elements inside it.
+fn sections(html: &str) -> Vec<(String, usize)> {
     let mut reader = Reader::from_str(html);
     reader.config_mut().check_end_names = true;
     let mut open: Vec<String> = Vec::new();
@@ -320,7 +389,10 @@ fn sections(html: &str) -> Vec<String> {
                         .try_get_attribute("id")
                         .unwrap()
                         .expect("every section has an id");
-                    ids.push(String::from_utf8(id.value.to_vec()).unwrap());
+                    ids.push((String::from_utf8(id.value.to_vec()).unwrap(), 0));
+                }
+                if name == "svg" && open.iter().any(|o| o == "section") {
+                    ids.last_mut().expect("inside a section").1 += 1;
                 }
                 open.push(name);
             }

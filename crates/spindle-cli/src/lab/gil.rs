@@ -1,5 +1,8 @@
 //! gil: what CPython's global interpreter lock does to threads, shown with spindle's
-//! emulated `Gil` next to plain Rust threads (which have no GIL).
+//! emulated `Gil` next to plain Rust threads (which have no GIL), and Python's way out
+//! for CPU-bound work, a process pool (`processes.rs`).
+
+mod processes;
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -16,7 +19,7 @@ pub const EXPERIMENT: Experiment = Experiment {
     claim: "Under a GIL, CPU-bound threads take turns: together they keep at most one \
             core busy, so they finish no sooner than sequential code. I/O-bound threads \
             under it stay concurrent, because the GIL is released around I/O. (Plain Rust \
-            threads, which have no GIL, are measured alongside.)",
+            threads, which have no GIL, and a pool of 2 processes are measured alongside.)",
     summary: "CPU-bound sums: sequential, 4 threads, 4 threads under a Gil; I/O under the Gil",
     run,
 };
@@ -62,12 +65,16 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         }
     }
 
+    step.show("CPU-bound: a pool of processes");
+    let process_pool = processes::run(n, THREADS, 2, HANG_LIMIT)?;
+
     step.show("I/O-bound under the Gil");
     let io_holding = run_io(naps, nap, false)?;
     let io_released = run_io(naps, nap, true)?;
 
     let gil_vs_sequential = gil_threads.wall.as_secs_f64() / sequential.wall.as_secs_f64();
     let threads_vs_sequential = threads.wall.as_secs_f64() / sequential.wall.as_secs_f64();
+    let processes_vs_sequential = process_pool.as_secs_f64() / sequential.wall.as_secs_f64();
     let io_ratio = io_released.as_secs_f64() / io_holding.as_secs_f64();
     let sums = format!(
         "sum of 0..{n} (about {} here), {THREADS} times",
@@ -97,6 +104,13 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
             gil_threads.parallelism()
         ),
     );
+    f.row(
+        format!("{sums}, a pool of {} processes", processes::WORKERS),
+        format!(
+            "{} ({processes_vs_sequential:.2}x the sequential time)",
+            human(process_pool)
+        ),
+    );
     let io_work = format!("{THREADS} threads, each {naps} waits of {}", human(nap));
     f.row(format!("{io_work}, holding the Gil"), human(io_holding));
     f.row(
@@ -114,6 +128,9 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("gil_vs_sequential", ratio(gil_vs_sequential));
     f.figure("gil_parallelism", ratio(gil_threads.parallelism()));
     f.figure("gil_forced_switches", forced_switches);
+    f.figure("process_pool_workers", processes::WORKERS);
+    f.figure("process_pool_s", seconds(process_pool));
+    f.figure("process_pool_vs_sequential", ratio(processes_vs_sequential));
     f.figure("io_holding_gil_s", seconds(io_holding));
     f.figure("io_allow_threads_s", seconds(io_released));
     f.figure("io_allow_threads_ratio", ratio(io_ratio));
@@ -121,6 +138,7 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     // Wall-time ratios move with whatever else the machine runs (a busy machine can slow
     // the sequential run more than the threaded one); the cores the Gil threads kept busy
     // do not: at most one, whatever the load. Released around waits, the waits overlap.
+    // The process pool's time is such a ratio too: a figure, not part of the verdict.
     let holds = gil_threads.parallelism() <= 1.2 && io_ratio <= 0.5;
     Ok(f.conclude(
         holds,

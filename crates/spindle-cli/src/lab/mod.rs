@@ -10,7 +10,10 @@
 
 pub mod daemon;
 mod deadlock;
+mod download;
+mod executor;
 mod gil;
+mod hidden_exception;
 mod measure;
 mod producer_consumer;
 mod quiet;
@@ -58,9 +61,11 @@ pub struct Experiment {
     pub run: fn(&Step<'_>) -> Result<Findings, Failed>,
 }
 
-/// What an experiment gets while it runs: its scale, and a way to say what it is doing.
+/// What an experiment gets while it runs: its scale, the lab's options, and a way to
+/// say what it is doing.
 pub struct Step<'a> {
     scale: Scale,
+    urls: Option<&'a std::path::Path>,
     progress: &'a indicatif::ProgressBar,
     name: &'static str,
 }
@@ -71,6 +76,12 @@ impl Step<'_> {
         self.scale
     }
 
+    /// The file of addresses given with `--urls`, for `download` to fetch instead of
+    /// its local images.
+    pub fn urls(&self) -> Option<&std::path::Path> {
+        self.urls
+    }
+
     /// Shows which part of the experiment is running.
     pub fn show(&self, what: &str) {
         self.progress.set_message(format!("{}: {what}", self.name));
@@ -78,11 +89,6 @@ impl Step<'_> {
 }
 
 /// Every experiment available, in the order `spindle lab` runs them.
-///
-/// Still to come, each as one more file here: `executor` and `hidden-exception`
-/// (they need `spindle::futures`), `download` (an embedded HTTP server), and, inside
-/// existing files, the pool variants of `sleep` and `gil` and the `Queue` part of
-/// `producer-consumer`.
 pub const EXPERIMENTS: &[Experiment] = &[
     sleep::EXPERIMENT,
     gil::EXPERIMENT,
@@ -93,6 +99,9 @@ pub const EXPERIMENTS: &[Experiment] = &[
     semaphore::EXPERIMENT,
     daemon::EXPERIMENT,
     states::EXPERIMENT,
+    executor::EXPERIMENT,
+    hidden_exception::EXPERIMENT,
+    download::EXPERIMENT,
 ];
 
 /// The experiments' names, in run order.

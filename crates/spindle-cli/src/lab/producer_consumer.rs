@@ -1,7 +1,10 @@
 //! producer-consumer: the bounded buffer of the textbooks (MAX_SIZE 5) on a Condition.
 //! A thread waiting on a Condition sleeps: the consumer of a slow producer uses almost
 //! no CPU, unlike one that polls. The producer of a slow consumer waits once the buffer
-//! is full, so the buffer never holds more than MAX_SIZE items.
+//! is full, so the buffer never holds more than MAX_SIZE items. Then the same with a
+//! `Queue` (`queue_join.rs`): `task_done` per item, and `join` returns when all are done.
+
+mod queue_join;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,8 +20,9 @@ pub const EXPERIMENT: Experiment = Experiment {
     name: "producer-consumer",
     claim: "With a Condition, a consumer waiting for a slow producer sleeps instead of \
             busy-waiting (it uses almost no CPU), and a bounded buffer (MAX_SIZE 5) makes \
-            a fast producer wait, so the buffer never holds more than 5 items.",
-    summary: "bounded buffer (MAX_SIZE 5) on a Condition; the consumer's CPU time",
+            a fast producer wait, so the buffer never holds more than 5 items. With a \
+            Queue, join returns once every item put was marked done with task_done.",
+    summary: "bounded buffer (MAX_SIZE 5) on a Condition; a Queue with task_done/join",
     run,
 };
 
@@ -38,6 +42,14 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     let slow_consumer = exchange(items, Duration::ZERO, pace, Consumer::Waits)?;
     step.show("slow producer, consumer polls");
     let polling = exchange(items / 4, pace, Duration::ZERO, Consumer::Polls)?;
+
+    step.show("Queue: producers put, consumers task_done, join");
+    let queued = queue_join::run(
+        usize::try_from(items).expect("a small count"),
+        MAX_SIZE,
+        Duration::from_micros(200),
+        HANG_LIMIT,
+    )?;
 
     let waiting_share = slow_producer.consumer_cpu_share();
     let polling_share = polling.consumer_cpu_share();
@@ -84,6 +96,27 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         "every item delivered once, in order",
         if all_delivered { "yes" } else { "no" },
     );
+    f.row(
+        format!(
+            "Queue(maxsize {MAX_SIZE}): {} producers put {} items, {} consumers task_done",
+            queue_join::SIDES,
+            queued.items,
+            queue_join::SIDES
+        ),
+        format!(
+            "join {} after {} with {} of {} done; each item taken once: {}; peak {}",
+            if queued.joined {
+                "returned"
+            } else {
+                "timed out"
+            },
+            human(queued.wall),
+            queued.done_at_join,
+            queued.items,
+            if queued.consumed_once { "yes" } else { "no" },
+            queued.peak
+        ),
+    );
 
     f.figure("max_size", MAX_SIZE);
     f.figure("items", items);
@@ -95,22 +128,36 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("slow_consumer_peak", slow_consumer.peak);
     f.figure("producer_cpu_share", ratio(producer_share));
     f.figure("delivered_in_order", all_delivered);
+    f.figure("queue_items", queued.items);
+    f.figure("queue_joined", queued.joined);
+    f.figure("queue_done_at_join", queued.done_at_join);
+    f.figure("queue_consumed_once", queued.consumed_once);
+    f.figure("queue_peak", queued.peak);
+    f.figure("queue_wall_s", seconds(queued.wall));
+    let queue_holds = queued.joined
+        && queued.done_at_join == queued.items
+        && queued.consumed_once
+        && queued.peak <= MAX_SIZE;
 
     // Waiting costs a wake-up per item, a few microseconds each: far below a tenth.
     let holds = waiting_share < 0.1
         && producer_share < 0.1
         && slow_consumer.peak == MAX_SIZE
         && slow_producer.peak <= MAX_SIZE
-        && all_delivered;
+        && all_delivered
+        && queue_holds;
     Ok(f.conclude(
         holds,
         format!(
             "the waiting consumer used {:.1}% of a core (a polling one {:.1}%); \
-             with a slow consumer the buffer peaked at {} of {MAX_SIZE} and the waiting producer used {:.1}%",
+             with a slow consumer the buffer peaked at {} of {MAX_SIZE} and the waiting producer used {:.1}%; \
+             the Queue's join returned with {} of {} items done",
             waiting_share * 100.0,
             polling_share * 100.0,
             slow_consumer.peak,
-            producer_share * 100.0
+            producer_share * 100.0,
+            queued.done_at_join,
+            queued.items
         ),
     ))
 }

@@ -100,9 +100,8 @@ pub struct Outcome {
     pub claim: &'static str,
     /// What it measured and concluded.
     pub findings: Findings,
-    /// Where the SVG timeline of the experiment's threads goes, once the trace recorder
-    /// (not written yet) draws one. Nothing sets it for now, and the HTML report shows a
-    /// timeline only when there is one.
+    /// The SVG timeline of the experiment's threads, recorded only when an HTML report
+    /// is asked for (the report shows it under the verdict).
     pub timeline_svg: Option<String>,
     /// How long the experiment ran.
     pub elapsed: Duration,

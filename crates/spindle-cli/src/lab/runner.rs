@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use spindle::trace::Recorder;
 
 use super::report::{self, Outcome};
 use super::{EXPERIMENTS, Experiment, Failed, Findings, Scale, Step, find, measure, names, quiet};
@@ -25,6 +26,8 @@ pub struct Options {
     pub json: bool,
     /// Where to write the HTML report, if anywhere.
     pub report: Option<PathBuf>,
+    /// A file of addresses for `download` to fetch instead of its local images.
+    pub urls: Option<PathBuf>,
 }
 
 /// Runs `spindle lab` and returns its exit status: 0, 2 for an unknown experiment,
@@ -52,7 +55,7 @@ pub fn run(opts: &Options) -> ExitCode {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let outcome = run_one(experiment, opts.scale, &progress);
+        let outcome = run_one(experiment, opts, &progress);
         if !opts.json {
             progress.suspend(|| println!("{}", report::to_text(&outcome)));
         }
@@ -92,10 +95,14 @@ pub fn run(opts: &Options) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run_one(experiment: &'static Experiment, scale: Scale, progress: &ProgressBar) -> Outcome {
+/// Runs one experiment. With a report to write, its threads are recorded and drawn as
+/// a timeline (only then: recording costs a little on every state change).
+fn run_one(experiment: &'static Experiment, opts: &Options, progress: &ProgressBar) -> Outcome {
     progress.set_message(experiment.name);
+    let recorder = opts.report.is_some().then(Recorder::start);
     let step = Step {
-        scale,
+        scale: opts.scale,
+        urls: opts.urls.as_deref(),
         progress,
         name: experiment.name,
     };
@@ -109,12 +116,17 @@ fn run_one(experiment: &'static Experiment, scale: Scale, progress: &ProgressBar
             findings.conclude(false, format!("could not be measured: {first_line}"))
         }
     };
+    let elapsed = started.elapsed();
+    let timeline_svg = recorder.map(|recorder| {
+        recorder.stop();
+        recorder.timeline().to_svg()
+    });
     Outcome {
         name: experiment.name,
         claim: experiment.claim,
         findings,
-        timeline_svg: None,
-        elapsed: started.elapsed(),
+        timeline_svg,
+        elapsed,
     }
 }
 
