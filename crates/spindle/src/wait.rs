@@ -136,60 +136,108 @@ pub(crate) fn park(
     token: ParkToken,
     deadline: Option<Instant>,
 ) -> Result<ParkResult, DeadlockError> {
-    // Under loom, every model thread shares its OS thread's record: only park.
-    let me = if cfg!(loom) {
-        None
-    } else {
-        registry::try_current()
-    };
-    if let Some(me) = &me {
-        publish(me, wait)?;
-    }
-    // SAFETY: `key` is the address of a primitive of this crate (or of the thread record),
-    // which uses it only with this module's functions; callers' `validate` and `timed_out`
-    // only touch atomics, never panic and never call into parking_lot.
-    let result = unsafe { parking::park(key, validate, before_sleep, timed_out, token, deadline) };
-    if let Some(me) = &me {
-        unpublish(me);
-    }
-    Ok(result)
+    let scope = WaitScope::begin(wait)?;
+    Ok(scope.park(key, validate, before_sleep, timed_out, token, deadline))
 }
 
-fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<(), DeadlockError> {
+/// A wait published for as long as the scope lives, across any number of parks: for a
+/// primitive that wakes up now and then while still waiting (the `Gil` asking for a
+/// switch), so that other threads see it waiting the whole time.
+///
+/// Scopes nest: ending one restores what the thread was publishing before it began (a
+/// primitive re-taking its internal lock inside a longer wait shows that briefly, then
+/// the longer wait again).
+pub(crate) struct WaitScope<'a> {
+    me: Option<Arc<ThreadRecord>>,
+    before: Option<WaitEdge>,
+    before_state: ThreadState,
+    /// The published edge borrows the waited-on resource for `'a`.
+    _on: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a> WaitScope<'a> {
+    /// Publishes `wait` (checking for a cycle first if `wait.check`).
+    pub(crate) fn begin(wait: &Wait<'a>) -> Result<WaitScope<'a>, DeadlockError> {
+        // Under loom, every model thread shares its OS thread's record: only park.
+        let me = if cfg!(loom) {
+            None
+        } else {
+            registry::try_current()
+        };
+        let mut before_state = ThreadState::Runnable;
+        let mut before = None;
+        if let Some(me) = &me {
+            before_state = me.state();
+            before = publish(me, wait)?;
+            me.set_state(wait.state);
+        }
+        Ok(WaitScope {
+            me,
+            before,
+            before_state,
+            _on: std::marker::PhantomData,
+        })
+    }
+
+    /// Parks once (see `parking_lot_core::park` for the callbacks).
+    pub(crate) fn park(
+        &self,
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        before_sleep: impl FnOnce(),
+        timed_out: impl FnOnce(usize, bool),
+        token: ParkToken,
+        deadline: Option<Instant>,
+    ) -> ParkResult {
+        // SAFETY: `key` is the address of a primitive of this crate (or of the thread record),
+        // which uses it only with this module's functions; callers' `validate` and `timed_out`
+        // only touch atomics, never panic and never call into parking_lot.
+        unsafe { parking::park(key, validate, before_sleep, timed_out, token, deadline) }
+    }
+}
+
+impl Drop for WaitScope<'_> {
+    fn drop(&mut self) {
+        if let Some(me) = &self.me {
+            let restored = self.before.take();
+            let waiting_on = restored.as_ref().map(|e| e.on().describe());
+            *me.wait.lock() = restored;
+            me.set_state(self.before_state);
+            trace::emit(|| EventKind::State {
+                state: self.before_state,
+                waiting_on,
+            });
+        }
+    }
+}
+
+/// Publishes `wait` as what `me` waits on; returns what it published before.
+fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<Option<WaitEdge>, DeadlockError> {
     let edge = WaitEdge {
         // SAFETY: only the lifetime is erased; see `WaitEdge`'s `Send` impl for why the
-        // pointer is never used after `wait.on`'s borrow ends.
+        // pointer is never used after `wait.on`'s borrow ends (scopes end innermost first).
         on: unsafe { erase(wait.on) },
         state: wait.state,
         at: wait.at,
     };
-    if wait.check && deadlock::checks_on_lock() {
+    let before = if wait.check && deadlock::checks_on_lock() {
         // Publishing and checking under one lock: of two threads closing a cycle at the
         // same moment, the second to get here sees the first's edge, and only it reports.
         let _graph = deadlock::GRAPH.lock();
-        *me.wait.lock() = Some(edge);
+        let before = me.wait.lock().replace(edge);
         if let Some(cycle) = deadlock::find_lock_cycle(me) {
-            *me.wait.lock() = None;
+            *me.wait.lock() = before;
             return Err(cycle);
         }
+        before
     } else {
-        *me.wait.lock() = Some(edge);
-    }
-    me.set_state(wait.state);
+        me.wait.lock().replace(edge)
+    };
     trace::emit(|| EventKind::State {
         state: wait.state,
         waiting_on: Some(wait.on.describe()),
     });
-    Ok(())
-}
-
-fn unpublish(me: &ThreadRecord) {
-    *me.wait.lock() = None;
-    me.set_state(ThreadState::Runnable);
-    trace::emit(|| EventKind::State {
-        state: ThreadState::Runnable,
-        waiting_on: None,
-    });
+    Ok(before)
 }
 
 /// When a contended lock acquisition began, if a trace hook listens (else no clock read).

@@ -173,3 +173,42 @@ fn a_wait_with_a_timeout_never_reports_and_ends_by_itself() {
         .expect("the blocking side must not have panicked");
     assert_eq!(*a.lock(), 1);
 }
+
+#[test]
+fn check_is_empty_while_threads_only_contend() {
+    // Busy threads fighting over locks, and one waiting with a timeout: slow, not stuck.
+    let m = Arc::new(Mutex::named("contended", 0u64));
+    let rw = Arc::new(spindle::sync::RwLock::named("shared", 0u64));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let (m, rw, stop) = (Arc::clone(&m), Arc::clone(&rw), Arc::clone(&stop));
+            named(&format!("worker-{i}"), move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    *m.lock() += 1;
+                    if i % 2 == 0 {
+                        *rw.write() += 1;
+                    } else {
+                        drop(rw.read());
+                    }
+                }
+            })
+        })
+        .collect();
+    let never = Arc::new(Event::new());
+    let n = Arc::clone(&never);
+    let patient = named("patient", move || n.wait_timeout(Duration::from_secs(60)));
+    assert!(wait_until_all(&[patient.info()], ThreadState::TimedWaiting));
+    for _ in 0..50 {
+        let found = deadlock::check();
+        assert!(found.is_empty(), "{found:#?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    never.set();
+    assert!(patient.join().unwrap());
+    assert!(*m.lock() > 0);
+}

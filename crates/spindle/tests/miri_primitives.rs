@@ -15,7 +15,7 @@ use spindle::sync::{
     Barrier, BoundedSemaphore, Condition, DeadlockError, Event, Gil, Mutex, ReentrantMutex, RwLock,
     Semaphore,
 };
-use spindle::thread;
+use spindle::thread::{self, Local};
 
 const THREADS: usize = 3;
 const ROUNDS: usize = if cfg!(miri) { 10 } else { 1000 };
@@ -167,4 +167,20 @@ fn self_deadlock_is_reported_and_unwinds() {
 fn panics_reach_join() {
     let h = thread::spawn(|| -> u8 { panic!("checked by miri") });
     assert_eq!(h.join().unwrap_err().message(), "checked by miri");
+}
+
+#[test]
+fn local_values_stay_per_thread() {
+    let local = Arc::new(Local::new());
+    assert_eq!(*local.get_or(|| usize::MAX), usize::MAX);
+    let l2 = Arc::clone(&local);
+    on_threads(move |i| {
+        assert_eq!(l2.get(), None);
+        assert_eq!(*l2.get_or(|| i), i);
+        assert_eq!(l2.get(), Some(&i));
+    });
+    // Threads started after those ended get fresh values (their slots are recycled).
+    let l3 = Arc::clone(&local);
+    on_threads(move |i| assert_eq!(*l3.get_or(|| i + 10), i + 10));
+    assert_eq!(local.get(), Some(&usize::MAX));
 }

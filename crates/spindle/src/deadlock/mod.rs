@@ -33,6 +33,13 @@ use crate::thread::registry::ThreadRecord;
 use cycle::{Follow, Graph};
 
 /// How much deadlock detection runs when a thread is about to block.
+///
+/// ```
+/// use spindle::deadlock::Detection;
+///
+/// assert_eq!(Detection::default(), Detection::WaitFor);
+/// assert_ne!(Detection::Off, Detection::LockOrder);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Detection {
     /// No check at lock time. [`check`] still finds cycles and stalls on demand.

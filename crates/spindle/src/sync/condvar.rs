@@ -7,7 +7,7 @@ use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkR
 use super::raw_mutex::RawMutex;
 use crate::deadlock::DeadlockError;
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::wait::{self, Wait};
+use crate::wait::{self, Wait, WaitScope};
 
 /// Threads parked until notified, each having released a `RawMutex` to park.
 pub(crate) struct Condvar {
@@ -37,6 +37,17 @@ impl Condvar {
         wait: &Wait<'_>,
         deadline: Option<Instant>,
     ) -> Result<bool, DeadlockError> {
+        let scope = WaitScope::begin(wait)?;
+        Ok(self.park_in(&scope, mutex, deadline))
+    }
+
+    /// As `park`, inside a wait the caller has already published (and checked).
+    pub(crate) fn park_in(
+        &self,
+        scope: &WaitScope<'_>,
+        mutex: &RawMutex,
+        deadline: Option<Instant>,
+    ) -> bool {
         let validate = || {
             self.waiters.fetch_add(1, Ordering::SeqCst);
             true
@@ -47,16 +58,15 @@ impl Condvar {
         let timed_out = |_, _| {
             self.waiters.fetch_sub(1, Ordering::SeqCst);
         };
-        let result = wait::park(
-            wait,
+        let result = scope.park(
             self.key(),
             validate,
             before_sleep,
             timed_out,
             DEFAULT_PARK_TOKEN,
             deadline,
-        )?;
-        Ok(matches!(result, ParkResult::Unparked(_)))
+        );
+        matches!(result, ParkResult::Unparked(_))
     }
 
     /// Wakes up to `n` parked threads, longest-waiting first.

@@ -14,7 +14,7 @@ use super::mutex::{Mutex, MutexGuard};
 use crate::deadlock;
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
-use crate::wait::{self, Holder, Wait, Waitable};
+use crate::wait::{self, Holder, Wait, WaitScope, Waitable};
 
 struct State {
     /// Threads waiting for the GIL, served first come, first served (threads coming back
@@ -191,6 +191,15 @@ impl Gil {
             at,
             check: true,
         };
+        // One published wait for the whole time in line, so the thread reads `Blocked`
+        // throughout, though it wakes every switch interval to see whether to ask.
+        let scope = match WaitScope::begin(&wait) {
+            Ok(scope) => scope,
+            Err(e) => {
+                st.queue.retain(|&t| t != me);
+                return Err(e);
+            }
+        };
         let raw = self.state.raw();
         let started = wait::contention_started();
         loop {
@@ -202,19 +211,11 @@ impl Gil {
             }
             let seen = st.switches;
             let deadline = Instant::now() + self.interval;
-            match self.cv.park(raw, &wait, Some(deadline)) {
-                Ok(notified) => {
-                    raw.lock_internal(at);
-                    if !notified && st.switches == seen && self.is_held() {
-                        // A whole interval without a switch: ask the holder to give way.
-                        self.drop_request.store(true, Ordering::Relaxed);
-                    }
-                }
-                Err(e) => {
-                    // Not parked; the state lock is still held.
-                    st.queue.retain(|&t| t != me);
-                    return Err(e);
-                }
+            let notified = self.cv.park_in(&scope, raw, Some(deadline));
+            raw.lock_internal(at);
+            if !notified && st.switches == seen && self.is_held() {
+                // A whole interval without a switch: ask the holder to give way.
+                self.drop_request.store(true, Ordering::Relaxed);
             }
         }
     }
