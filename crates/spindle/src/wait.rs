@@ -168,7 +168,16 @@ impl<'a> WaitScope<'a> {
         let mut before = None;
         if let Some(me) = &me {
             before_state = me.state();
-            before = publish(me, wait)?;
+            registry::publish_reads(me);
+            before = match publish(me, wait) {
+                Ok(before) => before,
+                Err(e) => {
+                    if me.wait.lock().is_none() {
+                        registry::unpublish_reads(me);
+                    }
+                    return Err(e);
+                }
+            };
             me.set_state(wait.state);
         }
         Ok(WaitScope {
@@ -201,6 +210,9 @@ impl Drop for WaitScope<'_> {
         if let Some(me) = &self.me {
             let restored = self.before.take();
             let waiting_on = restored.as_ref().map(|e| e.on().describe());
+            if restored.is_none() {
+                registry::unpublish_reads(me);
+            }
             *me.wait.lock() = restored;
             me.set_state(self.before_state);
             trace::emit(|| EventKind::State {

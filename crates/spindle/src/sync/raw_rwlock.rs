@@ -138,7 +138,7 @@ impl RawRwLock {
     #[inline]
     fn note_read(&self, at: &'static Location<'static>, ordered: bool) {
         let key = self.key();
-        registry::with_current_fast(|me| me.reads.push(key, at));
+        registry::note_read(key, at);
         self.note_order(at, ordered);
     }
 
@@ -277,7 +277,7 @@ impl RawRwLock {
     pub(crate) unsafe fn unlock_read(&self) {
         self.note_released();
         let key = self.key();
-        registry::with_current_fast(|me| me.reads.pop(key));
+        registry::note_unread(key);
         let s = self.state.fetch_sub(ONE_READER, Ordering::Release);
         if s & READERS == ONE_READER && s & WRITER_PARKED != 0 {
             self.wake_drained_writer();

@@ -4,7 +4,7 @@
 //! thread, a `std::thread`, a test harness thread) registers lazily the first time it
 //! touches spindle. A record outlives its thread for as long as a `ThreadInfo` holds it.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::panic::Location;
 use std::ptr;
@@ -29,7 +29,9 @@ pub(crate) struct ThreadRecord {
     /// What the thread is parked on. Written only by the thread itself, through the
     /// waiting path; read by anyone (`waiting_on`, deadlock detection).
     pub(crate) wait: InternalMutex<Option<WaitEdge>>,
-    /// The read locks this thread holds, so that a writer's deadlock check can name them.
+    /// The read locks this thread held when it last began to wait, so that a writer's
+    /// deadlock check can name them (a running reader cannot be part of a cycle, so the
+    /// list is copied here only by the waiting path). Empty while the thread runs.
     pub(crate) reads: ReadSlots,
     /// The thread has bound this record as its own (so spindle sees what it does).
     bound: AtomicBool,
@@ -172,8 +174,6 @@ struct CurrentRecord(Arc<ThreadRecord>);
 
 impl Drop for CurrentRecord {
     fn drop(&mut self) {
-        // The fast paths' raw pointer must not outlive the record it points at.
-        let _ = CURRENT_PTR.try_with(|p| p.set(ptr::null()));
         let rec = &self.0;
         if !rec.spawned && rec.id != MAIN_ID {
             rec.terminate();
@@ -183,10 +183,6 @@ impl Drop for CurrentRecord {
 
 thread_local! {
     static CURRENT: OnceCell<CurrentRecord> = const { OnceCell::new() };
-    /// The record `CURRENT` holds, for the read-lock fast paths: a plain pointer read,
-    /// no lazy initialisation. Null until the thread registers, and again once `CURRENT`
-    /// has been destroyed.
-    static CURRENT_PTR: Cell<*const ThreadRecord> = const { Cell::new(ptr::null()) };
 }
 
 fn is_os_main_thread() -> bool {
@@ -206,10 +202,7 @@ pub(crate) fn bind_current(record: Arc<ThreadRecord>) {
     record.bound.store(true, Ordering::Relaxed);
     thread_id::set(record.id);
     CURRENT.with(|cell| {
-        let rec_ptr = Arc::as_ptr(&record);
-        if cell.set(CurrentRecord(record)).is_ok() {
-            CURRENT_PTR.with(|p| p.set(rec_ptr));
-        }
+        let _ = cell.set(CurrentRecord(record));
     });
 }
 
@@ -246,35 +239,6 @@ pub(crate) fn try_current() -> Option<Arc<ThreadRecord>> {
         .map(|found| found.unwrap_or_else(register_foreign))
 }
 
-/// Runs `f` on the calling thread's record without cloning it.
-#[inline]
-pub(crate) fn with_current<R>(f: impl FnOnce(&ThreadRecord) -> R) -> Option<R> {
-    let mut f = Some(f);
-    let mut call = |rec: &ThreadRecord| (f.take().expect("called once"))(rec);
-    match CURRENT.try_with(|cell| cell.get().map(|c| call(&c.0))) {
-        Ok(Some(r)) => Some(r),
-        Ok(None) => Some(call(&register_foreign())),
-        Err(_) => None,
-    }
-}
-
-/// Runs `f` on the calling thread's record: one thread-local read once registered.
-#[inline]
-pub(crate) fn with_current_fast(f: impl FnOnce(&ThreadRecord)) {
-    // Under loom, model threads share their OS thread's record: nothing to note there.
-    if cfg!(loom) {
-        return;
-    }
-    let rec = CURRENT_PTR.with(Cell::get);
-    if rec.is_null() {
-        with_current(f);
-    } else {
-        // SAFETY: `CURRENT_PTR` is non-null only while `CURRENT` holds the `Arc` it points
-        // into (it is cleared before that `Arc` is dropped), and only this thread reads it.
-        f(unsafe { &*rec });
-    }
-}
-
 /// The calling thread's id: one thread-local read once the thread is registered.
 #[inline]
 pub(crate) fn current_id() -> u64 {
@@ -309,8 +273,52 @@ pub(crate) struct ReadSlots {
 
 const SLOTS: usize = 8;
 
+thread_local! {
+    /// The read locks the calling thread holds: plain thread-local stores on the read
+    /// fast path; published to the thread's record only when it waits.
+    static HELD_READS: ReadSlots = const { ReadSlots::new() };
+}
+
+/// Notes that the calling thread took a read lock on `lock` at `at`.
+#[inline]
+pub(crate) fn note_read(lock: usize, at: &'static Location<'static>) {
+    // Under loom, model threads share one OS thread's thread-locals: nothing to note.
+    if cfg!(loom) {
+        return;
+    }
+    let _ = HELD_READS.try_with(|r| r.push(lock, at));
+}
+
+/// Notes that the calling thread released one read lock on `lock`.
+#[inline]
+pub(crate) fn note_unread(lock: usize) {
+    if cfg!(loom) {
+        return;
+    }
+    let _ = HELD_READS.try_with(|r| r.pop(lock));
+}
+
+/// Copies the calling thread's read locks into its record (it is about to wait).
+pub(crate) fn publish_reads(me: &ThreadRecord) {
+    let _ = HELD_READS.try_with(|held| {
+        let len = held.len.load(Ordering::Relaxed).min(SLOTS);
+        for i in 0..len {
+            let lock = held.locks[i].load(Ordering::Relaxed);
+            let at = held.at[i].load(Ordering::Relaxed);
+            me.reads.locks[i].store(lock, Ordering::Relaxed);
+            me.reads.at[i].store(at, Ordering::Relaxed);
+        }
+        me.reads.len.store(len, Ordering::Release);
+    });
+}
+
+/// Empties the calling thread's published read locks (its wait is over).
+pub(crate) fn unpublish_reads(me: &ThreadRecord) {
+    me.reads.len.store(0, Ordering::Release);
+}
+
 impl ReadSlots {
-    fn new() -> Self {
+    const fn new() -> Self {
         ReadSlots {
             locks: [const { AtomicUsize::new(0) }; SLOTS],
             at: [const { AtomicPtr::new(ptr::null_mut()) }; SLOTS],
