@@ -115,6 +115,32 @@ pub(crate) fn find_lock_cycle(me: &std::sync::Arc<ThreadRecord>) -> Option<Deadl
 /// assert!(deadlock::check().is_empty());
 /// ```
 pub fn check() -> Vec<DeadlockError> {
+    let first = scan();
+    if first.is_empty() {
+        return first;
+    }
+    // A deadlock lasts; a lock just handed to a parked thread looks like one for the few
+    // microseconds until that thread wakes (it owns the lock and still waits for it).
+    // Report only what a second look, a moment later, finds again.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let second = scan();
+    first
+        .into_iter()
+        .filter(|d| second.iter().any(|e| same_threads(d, e)))
+        .collect()
+}
+
+fn same_threads(a: &DeadlockError, b: &DeadlockError) -> bool {
+    let ids = |d: &DeadlockError| {
+        let mut v: Vec<u64> = d.threads().iter().map(|t| t.id).collect();
+        v.sort_unstable();
+        v
+    };
+    a.kind() == b.kind() && ids(a) == ids(b)
+}
+
+/// One look at the wait-for graph: every cycle and stall in it right now.
+fn scan() -> Vec<DeadlockError> {
     let _graph = GRAPH.lock();
     let graph = Graph::snapshot();
     let mut found: Vec<DeadlockError> = Vec::new();
