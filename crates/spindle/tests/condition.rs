@@ -251,3 +251,91 @@ fn guard_gives_the_data() {
     let d: Condition<u8> = Condition::default();
     assert!(format!("{d:?}").contains("Condition"));
 }
+
+/// Regression: a waiter notified while the notifier still held the lock woke only to
+/// block on it (two sleeps per hand-over, half parking_lot's ping-pong speed). The
+/// notification now takes effect when the lock is released: until then the waiter
+/// stays parked on the condition, never `Blocked` on its lock.
+#[test]
+fn notify_with_the_lock_held_wakes_when_it_is_released() {
+    let c = Arc::new(Condition::new(Waits::default()));
+    let waiters = parked_waiters(&c, 1);
+    let info = waiters[0].info();
+
+    let mut held = c.lock();
+    c.notify_one();
+    assert!(
+        holds_for(SETTLE, || info.state() == ThreadState::Waiting),
+        "woke while the lock was still held: {info:?}"
+    );
+    held.ready += 0; // still ours to use
+    drop(held);
+    assert!(wait_until(PATIENCE, || woken(&c) == 1));
+    for w in waiters {
+        w.join().unwrap();
+    }
+}
+
+/// A holder that notifies and then waits itself wakes the other waiter, never itself
+/// (the deferred notification is sent after it has queued). Had it woken itself, the
+/// other thread would never wake to notify back, and the wait would time out.
+#[test]
+fn notify_then_wait_wakes_the_other_thread_not_itself() {
+    let c = Arc::new(Condition::new(Waits::default()));
+    let c2 = Arc::clone(&c);
+    let other = thread::spawn(move || {
+        let mut g = c2.lock();
+        g.ready += 1;
+        g.wait_until(|w| w.woken == 1);
+        g.woken += 1;
+        c2.notify_one();
+    });
+    reach(&other.info(), ThreadState::Waiting);
+
+    let mut g = c.lock();
+    assert_eq!(g.ready, 1, "the other thread waits");
+    g.woken = 1;
+    c.notify_one();
+    assert!(
+        g.wait_until_timeout(|w| w.woken == 2, PATIENCE),
+        "the other waiter never woke"
+    );
+    drop(g);
+    other.join().unwrap();
+}
+
+/// Deferred notifications add up (two `notify_one`s wake two) but never exceed the
+/// threads waiting when they were sent: a thread that starts waiting afterwards is not
+/// woken by them.
+#[test]
+fn deferred_notifications_count_only_the_threads_waiting_then() {
+    let c = Arc::new(Condition::new(Waits::default()));
+    let waiters = parked_waiters(&c, 3);
+    {
+        let _held = c.lock();
+        c.notify_one();
+        c.notify_one();
+    }
+    assert!(wait_until(PATIENCE, || woken(&c) == 2));
+    assert!(holds_for(SETTLE, || woken(&c) == 2), "more than 2 woke");
+
+    {
+        let _held = c.lock();
+        c.notify(5); // one thread waits: one notification, not five
+    }
+    assert!(wait_until(PATIENCE, || woken(&c) == 3));
+    for w in waiters {
+        w.join().unwrap();
+    }
+    c.lock().ready = 0;
+    let late = parked_waiters(&c, 1);
+    assert!(
+        holds_for(SETTLE, || woken(&c) == 3),
+        "a stale notification woke it"
+    );
+    c.notify_all();
+    assert!(wait_until(PATIENCE, || woken(&c) == 4));
+    for w in late {
+        w.join().unwrap();
+    }
+}

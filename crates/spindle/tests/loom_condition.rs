@@ -138,6 +138,32 @@ fn timed_wait_racing_a_notification() {
     });
 }
 
+/// Two threads hand a turn back and forth, each notifying with the lock held and then
+/// waiting: the notification is deferred until the notifier has queued and released the
+/// lock, and must reach the other thread, not the notifier itself, in every interleaving.
+#[test]
+fn ping_pong_with_deferred_notifications() {
+    loom::model(|| {
+        let c = Arc::new(Condition::new(0usize));
+        warm_up(&c);
+        let ponger = {
+            let c = Arc::clone(&c);
+            thread::spawn(move || {
+                let mut turn = c.lock();
+                turn.wait_until(|t| *t == 1);
+                *turn = 2;
+                c.notify_one();
+            })
+        };
+        let mut turn = c.lock();
+        *turn = 1;
+        c.notify_one();
+        turn.wait_until(|t| *t == 2);
+        drop(turn);
+        ponger.join().unwrap();
+    });
+}
+
 /// `Event`: `set` reaches a waiter whatever the interleaving, and a waiter with a
 /// timeout reports true only if the event was set.
 #[test]

@@ -9,6 +9,7 @@ use super::condvar::Condvar;
 use super::label::{Label, Labelled};
 use super::mutex::{Mutex, MutexGuard};
 use crate::deadlock;
+use crate::thread::registry;
 use crate::wait::{self, Wait};
 
 /// Data behind a lock, and a way to sleep until another thread changes it: Python's
@@ -19,7 +20,9 @@ use crate::wait::{self, Wait};
 /// and calls [`notify_one`](Condition::notify_one), [`notify`](Condition::notify) or
 /// [`notify_all`](Condition::notify_all), with or without the lock held. Waiters read
 /// `Waiting` (`TimedWaiting` with a timeout) and `waiting_on()` names the condition.
-/// Notified threads wake in the order they waited. Use
+/// Notified threads wake in the order they waited. A notification sent with the lock
+/// held wakes its threads when the lock is released (by dropping the guard or by
+/// waiting), so that they find it free instead of waking only to block on it. Use
 /// [`wait_until`](ConditionGuard::wait_until): a wait can also end spuriously.
 ///
 /// The base of spindle's `Event` and `Barrier`, as in CPython.
@@ -97,7 +100,7 @@ impl<T> Condition<T> {
     /// c.notify_one(); // nobody waits: nothing happens
     /// ```
     pub fn notify_one(&self) {
-        self.cv.notify(1);
+        self.notify(1);
     }
 
     /// Wakes up to `n` waiting threads, longest-waiting first.
@@ -107,7 +110,13 @@ impl<T> Condition<T> {
     /// c.notify(3);
     /// ```
     pub fn notify(&self, n: usize) {
-        self.cv.notify(n);
+        if self.mutex.raw().owner() == registry::current_id() {
+            // Sent as this thread releases the lock, so the woken find it free (see
+            // `Condvar::defer`): the same threads wake, one sleep sooner.
+            self.cv.defer(n);
+        } else {
+            self.cv.notify(n);
+        }
     }
 
     /// Wakes every waiting thread.
@@ -117,7 +126,7 @@ impl<T> Condition<T> {
     /// c.notify_all();
     /// ```
     pub fn notify_all(&self) {
-        self.cv.notify_all();
+        self.notify(usize::MAX);
     }
 }
 
@@ -247,6 +256,16 @@ impl<T> ConditionGuard<'_, T> {
             if !self.park(Some(deadline), at) && Instant::now() >= deadline {
                 return pred(self);
             }
+        }
+    }
+}
+
+impl<T> Drop for ConditionGuard<'_, T> {
+    fn drop(&mut self) {
+        if let Some(guard) = self.guard.take() {
+            let deferred = self.cond.cv.take_deferred();
+            drop(guard);
+            self.cond.cv.notify(deferred);
         }
     }
 }
