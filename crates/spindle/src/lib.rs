@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod deadlock;
+pub(crate) mod description;
 pub mod futures;
 pub(crate) mod loom;
 pub mod process;

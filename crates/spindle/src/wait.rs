@@ -25,6 +25,13 @@ pub(crate) trait Waitable: Sync {
     /// What is waited on, for people: `Mutex "accounts"`, `Event created at src/main.rs:4:13`.
     fn describe(&self) -> String;
 
+    /// [`describe`](Waitable::describe), for the trace hook: made once and shared where
+    /// the waitable can name itself for `crate::description`'s cache (every primitive
+    /// does), formatted anew otherwise.
+    fn description(&self) -> Arc<str> {
+        self.describe().into()
+    }
+
     /// The threads that must act before this wait can end (a lock's owners), each with
     /// where it acquired what it holds. Empty for waits nobody in particular ends.
     /// `threads` is a snapshot of the live threads, for waits that must search them.
@@ -209,7 +216,7 @@ impl Drop for WaitScope<'_> {
     fn drop(&mut self) {
         if let Some(me) = &self.me {
             let restored = self.before.take();
-            let waiting_on = restored.as_ref().map(|e| e.on().describe());
+            let waiting_on = restored.as_ref().map(|e| e.on().description());
             if restored.is_none() {
                 registry::unpublish_reads(me);
             }
@@ -247,7 +254,7 @@ fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<Option<WaitEdge>, 
     };
     trace::emit(|| EventKind::State {
         state: wait.state,
-        waiting_on: Some(wait.on.describe()),
+        waiting_on: Some(wait.on.description()),
     });
     Ok(before)
 }
@@ -262,7 +269,7 @@ pub(crate) fn contention_started() -> Option<Instant> {
 pub(crate) fn contended_acquire(on: &dyn Waitable, started: Option<Instant>) {
     if let Some(started) = started {
         trace::emit(|| EventKind::LockAcquired {
-            lock: on.describe(),
+            lock: on.description(),
             waited: started.elapsed(),
         });
     }
@@ -303,7 +310,7 @@ pub(crate) fn unpark_all(key: usize) -> usize {
     unsafe { parking::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN) }
 }
 
-/// A wait that nobody in particular ends, described by a fixed text (`sleep`, `join`).
+/// A wait that nobody in particular ends, described by a closure (a pool's shutdown).
 pub(crate) struct Described<F: Fn() -> String + Sync>(pub(crate) F);
 
 impl<F: Fn() -> String + Sync> Waitable for Described<F> {

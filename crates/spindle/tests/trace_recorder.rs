@@ -239,7 +239,7 @@ fn a_thread_already_waiting_when_recording_starts_shows_its_wait_from_the_start(
         first.kind,
         EventKind::State {
             state: ThreadState::Waiting,
-            waiting_on: Some("Event \"go-early\"".to_owned())
+            waiting_on: Some("Event \"go-early\"".into())
         }
     );
     let row = recorder
@@ -315,7 +315,7 @@ fn set_hook_hears_thread_start_end_and_state_changes_until_cleared() {
     assert_eq!(kinds.last(), Some(&EventKind::ThreadEnd));
     assert!(kinds.contains(&EventKind::State {
         state: ThreadState::TimedWaiting,
-        waiting_on: Some("sleep".to_owned()),
+        waiting_on: Some("sleep".into()),
     }));
     assert!(kinds.contains(&EventKind::State {
         state: ThreadState::Runnable,
@@ -377,4 +377,47 @@ fn a_recorder_replaces_the_hook_and_stops_when_dropped() {
 fn a_recorder_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Recorder>();
+}
+
+/// Regression guard: the recorder keeps one buffer per `ThreadLocal` slot, and a slot
+/// of a thread that ended is reused by the next new thread. Each thread's events must
+/// still carry its own id and name, never those of the slot's earlier owner.
+#[test]
+fn threads_that_reuse_a_finished_threads_slot_keep_their_own_names() {
+    let _one = exclusive();
+    let recorder = Recorder::start();
+    let mut expected = Vec::new();
+    for i in 0..4 {
+        let h = start(&format!("slot-user-{i}"), || {
+            spindle::thread::sleep(Duration::from_millis(1));
+        });
+        expected.push((h.info().id(), h.info().name()));
+        h.join().unwrap();
+    }
+    recorder.stop();
+    let events = recorder.events();
+    for (id, name) in expected {
+        let mine: Vec<_> = events.iter().filter(|e| e.thread_id == id).collect();
+        assert!(
+            mine.iter().all(|e| *e.thread_name == *name),
+            "{name}'s events carry another name: {mine:?}"
+        );
+        let kinds: Vec<_> = mine.iter().map(|e| &e.kind).collect();
+        assert_eq!(
+            kinds.first(),
+            Some(&&EventKind::ThreadStart),
+            "{name}: {kinds:?}"
+        );
+        assert_eq!(
+            kinds.last(),
+            Some(&&EventKind::ThreadEnd),
+            "{name}: {kinds:?}"
+        );
+        assert!(
+            kinds.iter().any(
+                |k| matches!(k, EventKind::State { waiting_on: Some(on), .. } if &**on == "sleep")
+            ),
+            "{name} slept: {kinds:?}"
+        );
+    }
 }

@@ -78,7 +78,7 @@ static CLASSES: RwLock<Option<Classes>> = RwLock::new(None);
 fn intern(kind: &str, label: &Label) -> u32 {
     let key = match label {
         Label::Created(at) => ClassKey::Site(*at as *const Location<'static> as usize),
-        Label::Named(name) => ClassKey::Name(name.clone()),
+        Label::Named(name) => ClassKey::Name(Box::from(&**name)),
     };
     let mut classes = CLASSES.write();
     let classes = classes.get_or_insert_with(|| Classes {

@@ -21,6 +21,7 @@ use crossbeam_utils::{Backoff, CachePadded};
 
 use super::error::TaskError;
 use super::job::Queued;
+use crate::description;
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::thread::{self, JoinHandle, Panicked, Thread};
 use crate::wait::{Described, Wait, Waitable};
@@ -315,5 +316,12 @@ impl Pool {
 impl Waitable for Pool {
     fn describe(&self) -> String {
         format!("work queue of {}", self.origin)
+    }
+
+    /// Made once: an idle worker waits here after every task, and says so to the trace.
+    fn description(&self) -> Arc<str> {
+        let origin = &self.origin;
+        let make = || format!("work queue of {origin}");
+        description::cached("work queue", origin.as_ptr() as usize, Some(origin), make)
     }
 }

@@ -268,6 +268,10 @@ impl Waitable for GilWait<'_> {
         self.0.label.describe("Gil")
     }
 
+    fn description(&self) -> Arc<str> {
+        self.0.label.description("Gil")
+    }
+
     fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
         let holder = self.0.holder.load(Ordering::Relaxed);
         if holder != 0 {

@@ -2,11 +2,14 @@
 
 use std::fmt;
 use std::panic::Location;
+use std::sync::Arc;
+
+use crate::description;
 
 /// A primitive's name: the one given to `named`, else where it was created.
 pub(crate) enum Label {
     Created(&'static Location<'static>),
-    Named(Box<str>),
+    Named(Arc<str>),
 }
 
 impl Label {
@@ -16,7 +19,7 @@ impl Label {
     }
 
     pub(crate) fn named(name: impl Into<String>) -> Label {
-        Label::Named(name.into().into_boxed_str())
+        Label::Named(name.into().into())
     }
 
     /// `Mutex "accounts"` or `Mutex created at src/bank.rs:12:17`.
@@ -24,6 +27,19 @@ impl Label {
         match self {
             Label::Named(name) => format!("{kind} \"{name}\""),
             Label::Created(at) => format!("{kind} created at {at}"),
+        }
+    }
+
+    /// [`describe`](Label::describe), made once per thread and shared after that.
+    pub(crate) fn description(&self, kind: &'static str) -> Arc<str> {
+        let make = || self.describe(kind);
+        match self {
+            Label::Named(name) => {
+                description::cached(kind, name.as_ptr() as usize, Some(name), make)
+            }
+            Label::Created(at) => {
+                description::cached(kind, *at as *const Location<'static> as usize, None, make)
+            }
         }
     }
 }
@@ -46,5 +62,9 @@ pub(crate) struct Labelled<'a> {
 impl crate::wait::Waitable for Labelled<'_> {
     fn describe(&self) -> String {
         self.label.describe(self.kind)
+    }
+
+    fn description(&self) -> Arc<str> {
+        self.label.description(self.kind)
     }
 }

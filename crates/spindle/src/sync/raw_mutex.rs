@@ -309,6 +309,10 @@ impl Waitable for RawMutex {
         self.label.describe(self.kind)
     }
 
+    fn description(&self) -> Arc<str> {
+        self.label.description(self.kind)
+    }
+
     fn transient(&self) -> bool {
         self.internal
     }

@@ -84,6 +84,10 @@ impl Waitable for PhaseWait<'_> {
         self.lock.label.describe("RwLock")
     }
 
+    fn description(&self) -> Arc<str> {
+        self.lock.label.description("RwLock")
+    }
+
     fn holders(&self, threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
         match self.phase {
             Phase::Read | Phase::Claim => {

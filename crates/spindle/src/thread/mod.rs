@@ -35,7 +35,7 @@ pub(crate) use panicked::{payload_message, report as report_panic};
 pub use spawn::{JoinHandle, Thread, spawn};
 pub use state::ThreadState;
 
-use crate::wait::{self, Described, Wait};
+use crate::wait::{self, Wait, Waitable};
 
 /// The calling thread, registering it first if spindle has not seen it yet (a thread
 /// spindle did not start is named after its OS name, else `Dummy-N`, and is a daemon).
@@ -90,7 +90,7 @@ pub fn active_count() -> usize {
 #[track_caller]
 pub fn sleep(d: Duration) {
     let deadline = wait::deadline_after(d);
-    let on = Described(|| "sleep".to_owned());
+    let on = Sleep;
     let wait = Wait {
         on: &on,
         state: ThreadState::TimedWaiting,
@@ -141,5 +141,18 @@ pub fn join_non_daemon() {
         for t in pending {
             spawn::wait_for_end(&t, None, Location::caller());
         }
+    }
+}
+
+/// What a sleeping thread waits on.
+struct Sleep;
+
+impl Waitable for Sleep {
+    fn describe(&self) -> String {
+        "sleep".to_owned()
+    }
+
+    fn description(&self) -> std::sync::Arc<str> {
+        crate::description::cached("sleep", 0, None, || self.describe())
     }
 }

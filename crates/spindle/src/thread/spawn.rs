@@ -12,6 +12,7 @@ use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult};
 use super::panicked::{self, Panicked};
 use super::registry::{self, ThreadRecord};
 use super::{ThreadInfo, ThreadState};
+use crate::description;
 use crate::trace::{self, EventKind};
 use crate::wait::{self, Holder, Wait, Waitable};
 
@@ -208,6 +209,12 @@ struct JoinWait<'a>(&'a ThreadRecord);
 impl Waitable for JoinWait<'_> {
     fn describe(&self) -> String {
         format!("join of thread \"{}\"", self.0.name())
+    }
+
+    fn description(&self) -> Arc<str> {
+        let name = self.0.name();
+        let make = || format!("join of thread \"{name}\"");
+        description::cached("join", name.as_ptr() as usize, Some(&name), make)
     }
 
     fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {

@@ -57,7 +57,7 @@ fn track_events(track: &Track) -> Vec<(u64, Value)> {
     for s in &track.states {
         let mut args = json!({});
         if let Some(on) = &s.waiting_on {
-            args["waiting_on"] = json!(on);
+            args["waiting_on"] = json!(&**on);
         }
         out.push((
             s.start,
@@ -74,7 +74,7 @@ fn track_events(track: &Track) -> Vec<(u64, Value)> {
             MarkKind::LockAcquired { lock, waited } => (
                 "LockAcquired",
                 "lock",
-                json!({"lock": lock, "waited_us": waited.as_nanos() as f64 / 1000.0}),
+                json!({"lock": &**lock, "waited_us": waited.as_nanos() as f64 / 1000.0}),
             ),
             MarkKind::TaskSubmitted { task, name } => (
                 "TaskSubmitted",

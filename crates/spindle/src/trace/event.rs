@@ -46,13 +46,15 @@ pub enum EventKind {
     State {
         /// The new state.
         state: ThreadState,
-        /// What it parks on, when it parks.
-        waiting_on: Option<String>,
+        /// What it parks on, when it parks (as
+        /// [`ThreadInfo::waiting_on`](crate::thread::ThreadInfo::waiting_on) says it;
+        /// shared, not copied, from one event to the next).
+        waiting_on: Option<Arc<str>>,
     },
     /// The thread acquired a lock it had to wait for.
     LockAcquired {
         /// The lock, as reports name it.
-        lock: String,
+        lock: Arc<str>,
         /// How long it waited.
         waited: Duration,
     },

@@ -30,7 +30,7 @@ pub(crate) struct Track {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StateSpan {
     pub(crate) state: ThreadState,
-    pub(crate) waiting_on: Option<String>,
+    pub(crate) waiting_on: Option<Arc<str>>,
     pub(crate) start: u64,
     pub(crate) end: u64,
 }
@@ -85,7 +85,7 @@ pub(crate) struct Mark {
 pub(crate) enum MarkKind {
     ThreadStart,
     ThreadEnd,
-    LockAcquired { lock: String, waited: Duration },
+    LockAcquired { lock: Arc<str>, waited: Duration },
     TaskSubmitted { task: u64, name: String },
 }
 
@@ -218,7 +218,7 @@ impl<'a> TrackBuilder<'a> {
         }
     }
 
-    fn enter(&mut self, at: u64, state: ThreadState, waiting_on: Option<String>) {
+    fn enter(&mut self, at: u64, state: ThreadState, waiting_on: Option<Arc<str>>) {
         if let Some(cur) = &self.current {
             if cur.state == state && cur.waiting_on == waiting_on {
                 return;
@@ -330,7 +330,7 @@ pub(crate) mod script {
     pub(crate) fn state(state: ThreadState, on: Option<&str>) -> EventKind {
         EventKind::State {
             state,
-            waiting_on: on.map(str::to_owned),
+            waiting_on: on.map(std::sync::Arc::from),
         }
     }
 
@@ -347,7 +347,7 @@ pub(crate) mod script {
 
     pub(crate) fn acquired(lock: &str, waited_us: u64) -> EventKind {
         EventKind::LockAcquired {
-            lock: lock.to_owned(),
+            lock: lock.into(),
             waited: Duration::from_micros(waited_us),
         }
     }

@@ -203,7 +203,7 @@ impl Timeline {
                         label: s.state.to_string(),
                         start_us: micros(s.start),
                         dur_us: micros(s.end - s.start),
-                        detail: s.waiting_on.clone(),
+                        detail: s.waiting_on.as_deref().map(str::to_owned),
                     })
                     .collect(),
                 tasks: track
