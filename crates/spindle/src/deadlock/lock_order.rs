@@ -50,11 +50,17 @@ impl ClassSlot {
         ClassSlot(AtomicU32::new(0))
     }
 
+    #[inline]
     fn get(&self, kind: &str, label: &Label) -> u32 {
         let cached = self.0.load(Ordering::Relaxed);
         if cached != 0 {
             return cached;
         }
+        self.intern(kind, label)
+    }
+
+    #[cold]
+    fn intern(&self, kind: &str, label: &Label) -> u32 {
         let id = intern(kind, label);
         self.0.store(id, Ordering::Relaxed);
         id
@@ -135,6 +141,50 @@ struct ThreadOrders {
     held: Vec<Held>,
     /// Orders this thread has already put in the graph: repeats skip the global lock.
     known: HashSet<u64, BuildHasherDefault<PairHasher>>,
+    /// The orders this thread met most recently, by a hash of each: a repeat found here
+    /// skips even the hash set (a loop taking the same two locks meets one order).
+    recent: [u64; RECENT],
+}
+
+const RECENT: usize = 16;
+
+impl ThreadOrders {
+    /// Starts over if checking was switched off and on again since this thread last looked.
+    fn sync_epoch(&mut self, epoch: u64) {
+        if self.epoch != epoch {
+            self.epoch = epoch;
+            self.held.clear();
+        }
+    }
+
+    /// Whether this thread has already recorded the order `pair` (see `pair`).
+    #[inline]
+    fn knows(&mut self, pair: u64) -> bool {
+        let slot = &mut self.recent[(pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize];
+        if *slot == pair {
+            return true;
+        }
+        let known = self.known.contains(&pair);
+        if known {
+            *slot = pair;
+        }
+        known
+    }
+
+    /// Whether taking a lock of `class` now sets an order this thread has not recorded.
+    fn sets_new_order(&mut self, class: u32) -> bool {
+        let mut new = false;
+        for i in 0..self.held.len() {
+            let before = self.held[i].class;
+            new |= before != class && !self.knows(pair(before, class));
+        }
+        new
+    }
+}
+
+/// The order "`before`, then `after`" as one number (never 0: class ids start at 1).
+fn pair(before: u32, after: u32) -> u64 {
+    u64::from(before) << 32 | u64::from(after)
 }
 
 thread_local! {
@@ -142,6 +192,7 @@ thread_local! {
         epoch: 0,
         held: Vec::new(),
         known: HashSet::default(),
+        recent: [0; RECENT],
     });
 }
 
@@ -166,6 +217,9 @@ impl Hasher for PairHasher {
 
 /// The calling thread acquired `lock`. `ordered` is false for a try-lock or a timed
 /// acquisition, which is noted as held but sets no order.
+///
+/// Kept small: once a thread has recorded the orders it uses, this is a push and a
+/// lookup per lock held; orders met for the first time go through `record_new_orders`.
 #[inline(never)]
 pub(crate) fn acquired(
     lock: usize,
@@ -177,25 +231,36 @@ pub(crate) fn acquired(
 ) {
     let class = slot.get(kind, label);
     let epoch = EPOCH.load(Ordering::Relaxed);
-    // Orders seen for the first time by this thread; rare, so the Vec rarely allocates.
-    let mut new_orders = Vec::new();
-    let _ = ORDERS_HERE.try_with(|here| {
+    let new = ORDERS_HERE.try_with(|here| {
+        let mut here = here.borrow_mut();
+        here.sync_epoch(epoch);
+        let new = ordered && here.sets_new_order(class);
+        here.held.push(Held { lock, class, at });
+        new
+    });
+    if new == Ok(true) {
+        record_new_orders(class, at);
+    }
+}
+
+/// The orders that acquiring a lock of `class` at `at` set for the first time on this
+/// thread (the lock is already on its stack): noted as known, and added to the graph.
+#[cold]
+fn record_new_orders(class: u32, at: &'static Location<'static>) {
+    let Ok(new_orders) = ORDERS_HERE.try_with(|here| {
         let mut here = here.borrow_mut();
         let here = &mut *here;
-        if here.epoch != epoch {
-            here.epoch = epoch;
-            here.held.clear();
-        }
-        if ordered {
-            for h in &here.held {
-                let pair = u64::from(h.class) << 32 | u64::from(class);
-                if h.class != class && here.known.insert(pair) {
-                    new_orders.push((h.class, h.at));
-                }
+        let (_, before) = here.held.split_last().expect("the lock was just pushed");
+        let mut new_orders = Vec::new();
+        for h in before {
+            if h.class != class && here.known.insert(pair(h.class, class)) {
+                new_orders.push((h.class, h.at));
             }
         }
-        here.held.push(Held { lock, class, at });
-    });
+        new_orders
+    }) else {
+        return;
+    };
     // Outside the borrow: a report runs the handler, which may take locks itself.
     for (before, held_at) in new_orders {
         record(before, class, held_at, at);
