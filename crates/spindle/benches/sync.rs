@@ -158,11 +158,50 @@ fn condition_ping_pong(c: &mut Criterion) {
     g.finish();
 }
 
+/// The two measurements that depend on how fast the OS wakes a thread are noisy on a
+/// small virtual machine, and criterion measures one implementation after the other, so
+/// a quiet minute can favour either. This runs them in alternation, round after round,
+/// and prints each one's median per operation and the ratio of the medians.
+fn interleaved_summary(_: &mut Criterion) {
+    type Run = fn(u64) -> Duration;
+    let pairs: [(&str, u64, Run, Run); 2] = [
+        (
+            "mutex counter, 2 threads (per increment)",
+            200_000,
+            |n| contended_run(Arc::new(spindle::sync::Mutex::new(0u64)), n / 2),
+            |n| contended_run(Arc::new(parking_lot::Mutex::new(0u64)), n / 2),
+        ),
+        (
+            "condition ping-pong (per round trip)",
+            2_000,
+            ping_pong_spindle,
+            ping_pong_parking_lot,
+        ),
+    ];
+    for (what, ops, spindle_run, parking_lot_run) in pairs {
+        let (mut spindle_times, mut parking_lot_times) = (Vec::new(), Vec::new());
+        for _ in 0..15 {
+            spindle_times.push(spindle_run(ops));
+            parking_lot_times.push(parking_lot_run(ops));
+        }
+        let median = |times: &mut Vec<Duration>| {
+            times.sort();
+            times[times.len() / 2].as_nanos() as f64 / ops as f64
+        };
+        let (s, p) = (median(&mut spindle_times), median(&mut parking_lot_times));
+        println!(
+            "interleaved, 15 rounds: {what}: spindle {s:.1} ns, parking_lot {p:.1} ns, ratio {:.2}",
+            s / p
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = uncontended_mutex, contended_mutex, uncontended_read, condition_ping_pong
+    targets = uncontended_mutex, contended_mutex, uncontended_read, condition_ping_pong,
+        interleaved_summary
 }
 criterion_main!(benches);
