@@ -2,7 +2,9 @@
 //!
 //! Run: `cargo bench -p spindle --bench sync`. Each group measures the same operation
 //! for every implementation, so the ratios printed by criterion compare like with like.
-//! Deadlock detection is on (its default, `WaitFor`) for every spindle measurement.
+//! A last summary runs the two wake-up-bound measurements (contended counter, condition
+//! ping-pong) in alternation and prints median ratios, which a noisy machine disturbs
+//! less. Deadlock detection is on (its default, `WaitFor`) for every spindle measurement.
 
 use std::hint::black_box;
 use std::sync::Arc;
