@@ -8,15 +8,22 @@
 //! those locks at the same moment would.
 //!
 //! Not an order: re-entering a `ReentrantMutex`, a `try_lock` (it cannot wait forever),
-//! and a wait with a timeout. Locks of one class nested in each other are not checked
-//! against each other (no self-edges).
+//! and a wait with a timeout.
+//!
+//! Locks of one class nested in each other (two accounts made by one constructor, forks
+//! all named `"fork"`) cannot be ordered by class: lockdep asks for annotations there.
+//! spindle orders them by lock instead: each lock gets an instance id of its own when it
+//! is first taken in this mode, and taking instance b while holding instance a of the
+//! same class records the order a → b in the same graph, as a node of its own. So
+//! `transfer(x, y)` in one place and `transfer(y, x)` in another is reported, and a
+//! discipline that always takes them in one order (by account number, say) is not.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Mutex as InternalMutex, RwLock};
 
@@ -42,35 +49,73 @@ pub(crate) fn set_enabled(on: bool) {
     ON.store(on, Ordering::Relaxed);
 }
 
-/// A lock's class, interned on first use and cached in the lock (0: not yet interned).
-pub(crate) struct ClassSlot(AtomicU32);
+/// A lock's class and instance ids, given on first use in this mode and cached in the
+/// lock: `instance << 32 | class` (0: not yet given).
+pub(crate) struct ClassSlot(AtomicU64);
+
+/// Marks a graph node that is one lock instance rather than a class. Class ids and
+/// instance ids stay below it.
+const INSTANCE: u32 = 1 << 31;
 
 impl ClassSlot {
     pub(crate) const fn new() -> Self {
-        ClassSlot(AtomicU32::new(0))
+        ClassSlot(AtomicU64::new(0))
     }
 
+    /// The lock's class and its instance node (`INSTANCE | id`).
     #[inline]
-    fn get(&self, kind: &str, label: &Label) -> u32 {
+    fn get(&self, kind: &'static str, label: &Label) -> (u32, u32) {
         let cached = self.0.load(Ordering::Relaxed);
         if cached != 0 {
-            return cached;
+            return (cached as u32, (cached >> 32) as u32);
         }
         self.intern(kind, label)
     }
 
     #[cold]
-    fn intern(&self, kind: &str, label: &Label) -> u32 {
-        let id = intern(kind, label);
-        self.0.store(id, Ordering::Relaxed);
-        id
+    fn intern(&self, kind: &'static str, label: &Label) -> (u32, u32) {
+        let class = intern(kind, label);
+        let instance = new_instance(class);
+        self.0.store(
+            u64::from(instance) << 32 | u64::from(class),
+            Ordering::Relaxed,
+        );
+        (class, instance)
     }
+}
+
+/// The lock instances given an id so far.
+#[derive(Default)]
+struct Instances {
+    /// For each instance (by id - 1): its class, and its number within the class (so
+    /// reports can tell the first `Mutex "fork"` from the second).
+    of: Vec<(u32, u32)>,
+    /// How many instances each class has.
+    per_class: HashMap<u32, u32>,
+}
+
+static INSTANCES: RwLock<Option<Instances>> = RwLock::new(None);
+
+/// A new instance node of `class`. Past 2^31 instances, new locks share one last node
+/// (never an order with each other: that only stops checking among those locks).
+fn new_instance(class: u32) -> u32 {
+    let mut instances = INSTANCES.write();
+    let instances = instances.get_or_insert_with(Instances::default);
+    if instances.of.len() < (INSTANCE - 1) as usize {
+        let count = instances.per_class.entry(class).or_default();
+        *count += 1;
+        instances.of.push((class, *count));
+    }
+    INSTANCE | instances.of.len() as u32
 }
 
 #[derive(PartialEq, Eq, Hash)]
 enum ClassKey {
-    Site(usize),
-    Name(Box<str>),
+    /// Unnamed: where it was created (and its kind: a primitive made on one line may
+    /// make its own state lock there too).
+    Site(&'static str, usize),
+    /// Named: its kind and name.
+    Name(&'static str, Box<str>),
 }
 
 struct Classes {
@@ -81,10 +126,10 @@ struct Classes {
 
 static CLASSES: RwLock<Option<Classes>> = RwLock::new(None);
 
-fn intern(kind: &str, label: &Label) -> u32 {
+fn intern(kind: &'static str, label: &Label) -> u32 {
     let key = match label {
-        Label::Created(at) => ClassKey::Site(*at as *const Location<'static> as usize),
-        Label::Named(name) => ClassKey::Name(Box::from(&**name)),
+        Label::Created(at) => ClassKey::Site(kind, *at as *const Location<'static> as usize),
+        Label::Named(name) => ClassKey::Name(kind, Box::from(&**name)),
     };
     let mut classes = CLASSES.write();
     let classes = classes.get_or_insert_with(|| Classes {
@@ -108,11 +153,44 @@ fn class_name(id: u32) -> String {
         .unwrap_or_else(|| format!("lock class {id}"))
 }
 
+/// How a report names a graph node: a class, or one lock of a class.
+fn node_name(node: u32) -> String {
+    if node & INSTANCE == 0 {
+        return class_name(node);
+    }
+    let index = (node & !INSTANCE) as usize - 1;
+    let entry = INSTANCES
+        .read()
+        .as_ref()
+        .and_then(|i| i.of.get(index).copied());
+    match entry {
+        Some((class, number)) => format!("{} (instance #{number})", class_name(class)),
+        None => format!("lock instance {}", index + 1),
+    }
+}
+
 /// One lock a thread holds.
 struct Held {
     lock: usize,
     class: u32,
+    /// The lock's instance node (see `INSTANCE`).
+    instance: u32,
     at: &'static Location<'static>,
+}
+
+impl Held {
+    /// The graph edge that taking a lock of `class` and `instance` while holding this
+    /// one sets, if any: between classes, or between two locks of one class; none for
+    /// the same lock again (re-entry).
+    fn order_to(&self, class: u32, instance: u32) -> Option<(u32, u32)> {
+        if self.class != class {
+            Some((self.class, class))
+        } else if self.instance != instance {
+            Some((self.instance, instance))
+        } else {
+            None
+        }
+    }
 }
 
 /// Where one order was first seen.
@@ -171,18 +249,20 @@ impl ThreadOrders {
         known
     }
 
-    /// Whether taking a lock of `class` now sets an order this thread has not recorded.
-    fn sets_new_order(&mut self, class: u32) -> bool {
+    /// Whether taking the lock `instance` of `class` now sets an order this thread has
+    /// not recorded.
+    fn sets_new_order(&mut self, class: u32, instance: u32) -> bool {
         let mut new = false;
         for i in 0..self.held.len() {
-            let before = self.held[i].class;
-            new |= before != class && !self.knows(pair(before, class));
+            if let Some((before, after)) = self.held[i].order_to(class, instance) {
+                new |= !self.knows(pair(before, after));
+            }
         }
         new
     }
 }
 
-/// The order "`before`, then `after`" as one number (never 0: class ids start at 1).
+/// The order "`before`, then `after`" (graph nodes) as one number (never 0: ids start at 1).
 fn pair(before: u32, after: u32) -> u64 {
     u64::from(before) << 32 | u64::from(after)
 }
@@ -223,38 +303,46 @@ impl Hasher for PairHasher {
 #[inline(never)]
 pub(crate) fn acquired(
     lock: usize,
-    kind: &str,
+    kind: &'static str,
     label: &Label,
     slot: &ClassSlot,
     ordered: bool,
     at: &'static Location<'static>,
 ) {
-    let class = slot.get(kind, label);
+    let (class, instance) = slot.get(kind, label);
     let epoch = EPOCH.load(Ordering::Relaxed);
     let new = ORDERS_HERE.try_with(|here| {
         let mut here = here.borrow_mut();
         here.sync_epoch(epoch);
-        let new = ordered && here.sets_new_order(class);
-        here.held.push(Held { lock, class, at });
+        let new = ordered && here.sets_new_order(class, instance);
+        here.held.push(Held {
+            lock,
+            class,
+            instance,
+            at,
+        });
         new
     });
     if new == Ok(true) {
-        record_new_orders(class, at);
+        record_new_orders(class, instance, at);
     }
 }
 
-/// The orders that acquiring a lock of `class` at `at` set for the first time on this
-/// thread (the lock is already on its stack): noted as known, and added to the graph.
+/// The orders that acquiring the lock `instance` of `class` at `at` set for the first
+/// time on this thread (the lock is already on its stack): noted as known, and added
+/// to the graph.
 #[cold]
-fn record_new_orders(class: u32, at: &'static Location<'static>) {
+fn record_new_orders(class: u32, instance: u32, at: &'static Location<'static>) {
     let Ok(new_orders) = ORDERS_HERE.try_with(|here| {
         let mut here = here.borrow_mut();
         let here = &mut *here;
         let (_, before) = here.held.split_last().expect("the lock was just pushed");
         let mut new_orders = Vec::new();
         for h in before {
-            if h.class != class && here.known.insert(pair(h.class, class)) {
-                new_orders.push((h.class, h.at));
+            if let Some((from, to)) = h.order_to(class, instance) {
+                if here.known.insert(pair(from, to)) {
+                    new_orders.push((from, to, h.at));
+                }
             }
         }
         new_orders
@@ -262,8 +350,8 @@ fn record_new_orders(class: u32, at: &'static Location<'static>) {
         return;
     };
     // Outside the borrow: a report runs the handler, which may take locks itself.
-    for (before, held_at) in new_orders {
-        record(before, class, held_at, at);
+    for (before, after, held_at) in new_orders {
+        record(before, after, held_at, at);
     }
 }
 
@@ -349,9 +437,9 @@ fn inversion(before: u32, after: u32, now: &Seen, earlier: &[(u32, u32, Seen)]) 
         id: seen.thread_id,
         name: seen.thread.clone(),
         state: ThreadState::Runnable,
-        wants: class_name(took),
+        wants: node_name(took),
         waiting_at: seen.acquired_at,
-        holds: Some((class_name(held), Some(seen.held_at))),
+        holds: Some((node_name(held), Some(seen.held_at))),
         blocked_by: None,
     };
     let mut threads = vec![entry(before, after, now)];

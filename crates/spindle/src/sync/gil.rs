@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use super::condvar::Condvar;
 use super::label::Label;
 use super::mutex::{Mutex, MutexGuard};
-use crate::deadlock;
+use crate::deadlock::lock_order::{self, ClassSlot};
+use crate::deadlock::{self, DeadlockError};
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::{self, Holder, Wait, WaitScope, Waitable};
@@ -78,6 +79,8 @@ pub struct Gil {
     forced: AtomicU64,
     interval: Duration,
     label: Label,
+    /// Its lock class, for `Detection::LockOrder`.
+    class: ClassSlot,
 }
 
 impl Gil {
@@ -116,6 +119,7 @@ impl Gil {
             forced: AtomicU64::new(0),
             interval,
             label: Label::here(),
+            class: ClassSlot::new(),
         }
     }
 
@@ -132,17 +136,52 @@ impl Gil {
     /// ```
     #[track_caller]
     pub fn acquire(&self) -> GilGuard<'_> {
-        let at = Location::caller();
-        let mut st = self.state.lock();
-        if let Err(e) = self.take(&mut st, false, at) {
-            drop(st);
-            deadlock::raise(e);
+        match self.acquire_at(Location::caller()) {
+            Ok(guard) => guard,
+            Err(e) => deadlock::raise(e),
         }
-        GilGuard {
+    }
+
+    /// As [`acquire`](Gil::acquire), but a deadlock comes back as `Err` instead of a panic.
+    ///
+    /// ```
+    /// let gil = spindle::sync::Gil::new();
+    /// let held = gil.acquire_checked().expect("nobody holds it");
+    /// assert!(gil.acquire_checked().is_err()); // this thread holds it already
+    /// drop(held);
+    /// ```
+    #[track_caller]
+    pub fn acquire_checked(&self) -> Result<GilGuard<'_>, DeadlockError> {
+        self.acquire_at(Location::caller())
+    }
+
+    fn acquire_at(&self, at: &'static Location<'static>) -> Result<GilGuard<'_>, DeadlockError> {
+        let mut st = self.state.lock();
+        self.take(&mut st, false, at)?;
+        drop(st);
+        self.note_acquired(at);
+        Ok(GilGuard {
             gil: self,
             at,
             held: true,
             _not_send: PhantomData,
+        })
+    }
+
+    fn key(&self) -> usize {
+        self as *const Gil as usize
+    }
+
+    /// For `Detection::LockOrder`, with the state lock released (a report runs a handler).
+    fn note_acquired(&self, at: &'static Location<'static>) {
+        if lock_order::enabled() {
+            lock_order::acquired(self.key(), "Gil", &self.label, &self.class, true, at);
+        }
+    }
+
+    fn note_released(&self) {
+        if lock_order::enabled() {
+            lock_order::released(self.key());
         }
     }
 
@@ -324,17 +363,22 @@ impl GilGuard<'_> {
         }
         gil.forced.fetch_add(1, Ordering::Relaxed);
         gil.release(&mut st);
+        gil.note_released();
         self.retake(st, false);
     }
 
     /// Takes the GIL back after giving it up; a deadlock found meanwhile panics, and the
-    /// guard then no longer holds the GIL.
+    /// guard then no longer holds the GIL. Taking it back while holding locks taken
+    /// after it sets the order "those locks, then the GIL" for `Detection::LockOrder`:
+    /// a real hazard (the next holder may want one of them).
     fn retake(&mut self, mut st: MutexGuard<'_, State>, priority: bool) {
         if let Err(e) = self.gil.take(&mut st, priority, self.at) {
             self.held = false;
             drop(st);
             deadlock::raise(e);
         }
+        drop(st);
+        self.gil.note_acquired(self.at);
     }
 
     /// Runs `f` without the GIL (as CPython's `Py_BEGIN_ALLOW_THREADS`), then takes it
@@ -351,6 +395,7 @@ impl GilGuard<'_> {
             let mut st = self.gil.state.lock();
             self.gil.release(&mut st);
         }
+        self.gil.note_released();
         // Take the GIL back even if `f` panics, so that the guard's drop stays right.
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
         self.retake(self.gil.state.lock(), true);
@@ -366,6 +411,8 @@ impl Drop for GilGuard<'_> {
         if self.held {
             let mut st = self.gil.state.lock();
             self.gil.release(&mut st);
+            drop(st);
+            self.gil.note_released();
         }
     }
 }

@@ -81,19 +81,20 @@ impl RawMutex {
     }
 
     /// Records where the lock was taken; `ordered` says whether the acquisition sets a
-    /// lock order (not for try-locks, timed or internal re-locks).
+    /// lock order (not for try-locks, timed or internal re-locks). A primitive's own
+    /// state lock takes no part in lock-order checking: it is never held across a wait.
     #[inline]
     fn note_acquired(&self, at: &'static Location<'static>, ordered: bool) {
         self.acquired_at
             .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
-        if lock_order::enabled() {
+        if lock_order::enabled() && !self.internal {
             lock_order::acquired(self.key(), self.kind, &self.label, &self.class, ordered, at);
         }
     }
 
     #[inline]
     fn note_released(&self) {
-        if lock_order::enabled() {
+        if lock_order::enabled() && !self.internal {
             lock_order::released(self.key());
         }
     }
