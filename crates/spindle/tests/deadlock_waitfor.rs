@@ -496,3 +496,48 @@ fn detection_off_disables_the_lock_time_check() {
     deadlock::set_detection(Detection::WaitFor);
     // The stuck daemon stays stuck; the process ends with it.
 }
+
+/// Every lock kind has a `_checked` acquisition that returns the report instead of
+/// panicking: an RwLock writer, an RwLock reader and the GIL in one cycle of three.
+#[test]
+fn checked_acquisitions_return_the_report_for_every_lock_kind() {
+    let _mode = wait_for_mode();
+    let rw = Arc::new(RwLock::named("checked-rw", ()));
+    let gil = Arc::new(Gil::new());
+    let m = Arc::new(Mutex::named("checked-m", ()));
+    let all_hold = Arc::new(Barrier::new(3));
+    // Each holds one and wants the next: writer of rw -> GIL -> m -> read of rw.
+    let writer = {
+        let (rw, gil, all_hold) = (Arc::clone(&rw), Arc::clone(&gil), Arc::clone(&all_hold));
+        thread::spawn(move || {
+            let _w = rw.write();
+            all_hold.wait().unwrap();
+            gil.acquire_checked().map(drop)
+        })
+    };
+    let gil_holder = {
+        let (gil, m, all_hold) = (Arc::clone(&gil), Arc::clone(&m), Arc::clone(&all_hold));
+        thread::spawn(move || {
+            let _g = gil.acquire();
+            all_hold.wait().unwrap();
+            m.lock_checked().map(drop)
+        })
+    };
+    let reader = {
+        let (rw, m, all_hold) = (Arc::clone(&rw), Arc::clone(&m), Arc::clone(&all_hold));
+        thread::spawn(move || {
+            let _m = m.lock();
+            all_hold.wait().unwrap();
+            rw.read_checked().map(drop)
+        })
+    };
+    let report = exactly_one_report(vec![writer, gil_holder, reader]);
+    assert_names(
+        &report,
+        &[
+            "RwLock \"checked-rw\"",
+            "Gil created at",
+            "Mutex \"checked-m\"",
+        ],
+    );
+}

@@ -93,6 +93,22 @@ impl<T> Condition<T> {
         }
     }
 
+    /// As [`lock`](Condition::lock), but a deadlock comes back as `Err` instead of a panic.
+    ///
+    /// ```
+    /// let c = spindle::sync::Condition::new(0);
+    /// let g = c.lock_checked().expect("nobody holds it");
+    /// assert!(c.lock_checked().is_err()); // this thread holds it already
+    /// drop(g);
+    /// ```
+    #[track_caller]
+    pub fn lock_checked(&self) -> Result<ConditionGuard<'_, T>, deadlock::DeadlockError> {
+        Ok(ConditionGuard {
+            cond: self,
+            guard: Some(self.mutex.lock_checked()?),
+        })
+    }
+
     /// Wakes the longest-waiting thread, if any.
     ///
     /// ```

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::label::Label;
 use super::raw_rwlock::RawRwLock;
-use crate::deadlock;
+use crate::deadlock::{self, DeadlockError};
 use crate::wait;
 
 /// A reader-writer lock around a `T`: any number of readers, or one writer.
@@ -123,6 +123,38 @@ impl<T: ?Sized> RwLock<T> {
             Ok(_) => RwLockWriteGuard::new(self),
             Err(e) => deadlock::raise(e),
         }
+    }
+
+    /// As [`read`](RwLock::read), but a deadlock comes back as `Err` instead of a panic.
+    ///
+    /// ```
+    /// let l = spindle::sync::RwLock::new(0);
+    /// let w = l.write();
+    /// assert!(l.read_checked().is_err()); // this thread holds the write lock
+    /// drop(w);
+    /// assert_eq!(*l.read_checked().unwrap(), 0);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn read_checked(&self) -> Result<RwLockReadGuard<'_, T>, DeadlockError> {
+        self.raw.read(None, Location::caller())?;
+        Ok(RwLockReadGuard::new(self))
+    }
+
+    /// As [`write`](RwLock::write), but a deadlock comes back as `Err` instead of a panic.
+    ///
+    /// ```
+    /// let l = spindle::sync::RwLock::new(0);
+    /// let r = l.read();
+    /// assert!(l.write_checked().is_err()); // this thread holds a read lock
+    /// drop(r);
+    /// *l.write_checked().unwrap() += 1;
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn write_checked(&self) -> Result<RwLockWriteGuard<'_, T>, DeadlockError> {
+        self.raw.write(None, true, Location::caller())?;
+        Ok(RwLockWriteGuard::new(self))
     }
 
     /// Shared access if it can be had now.
