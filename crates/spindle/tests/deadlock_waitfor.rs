@@ -541,3 +541,51 @@ fn checked_acquisitions_return_the_report_for_every_lock_kind() {
         ],
     );
 }
+
+/// A thread holds a lock and joins another that then asks for that lock: the lock-time
+/// check follows the join (only the joined thread can end it) and reports the cycle.
+#[test]
+fn a_join_in_the_cycle_is_followed() {
+    let _mode = wait_for_mode();
+    let m = Arc::new(Mutex::named("held-while-joining", ()));
+    let (tx, rx) = std::sync::mpsc::channel::<thread::ThreadInfo>();
+    let joiner = {
+        let m = Arc::clone(&m);
+        thread::spawn(move || {
+            let _held = m.lock();
+            let wants = {
+                let m = Arc::clone(&m);
+                thread::spawn(move || {
+                    let joiner = rx.recv().unwrap();
+                    reach(&joiner, ThreadState::Waiting);
+                    m.lock_checked().map(drop)
+                })
+            };
+            tx.send(thread::current()).unwrap();
+            wants.join().unwrap()
+        })
+    };
+    assert!(joiner.wait_timeout(PATIENCE), "the joiner never ended");
+    let report = joiner.join().unwrap().unwrap_err();
+    assert_eq!(report.threads().len(), 2, "{report}");
+    assert_names(&report, &["join of thread", "Mutex \"held-while-joining\""]);
+}
+
+/// The same through a `Future`: the caller holds a lock and waits for a task that asks
+/// for it; the worker running the task is the one the wait depends on.
+#[test]
+fn a_future_in_the_cycle_is_followed() {
+    let _mode = wait_for_mode();
+    let m = Arc::new(Mutex::named("held-while-waiting", ()));
+    let pool = spindle::futures::ThreadPoolExecutor::new(1);
+    let held = m.lock();
+    let (m2, me) = (Arc::clone(&m), thread::current());
+    let future = pool.submit(move || {
+        reach(&me, ThreadState::Waiting);
+        m2.lock_checked().map(drop)
+    });
+    let outcome = future.result().expect("the task returned");
+    drop(held);
+    let report = outcome.unwrap_err();
+    assert_names(&report, &["Future of task", "Mutex \"held-while-waiting\""]);
+}

@@ -1,5 +1,8 @@
 //! A future knows which worker runs its task, so `deadlock::check` follows a wait on a
 //! future to that worker: the classic "the caller holds the lock its own task needs".
+//! Here the worker blocks on the lock first and the caller then waits for the future,
+//! which checks nothing as it begins, so the cycle is left for `check()` to find. (In
+//! the other order the worker's lock finds it at once: see `tests/deadlock_waitfor.rs`.)
 //!
 //! The two threads of the cycle stay stuck for good (that is the point), so this test has
 //! its own binary and leaks its pool instead of dropping it (which would wait for them).
@@ -27,6 +30,19 @@ fn check_reports_a_caller_waiting_on_a_task_that_needs_the_callers_lock() {
         h.set();
         let l2 = Arc::clone(&l);
         let f = pool.submit(move || *l2.lock() += 1);
+        let worker_blocked = || {
+            thread::enumerate()
+                .iter()
+                .any(|t| t.name() == "ledger-worker_0" && t.state() == thread::ThreadState::Blocked)
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !worker_blocked() {
+            assert!(
+                Instant::now() < deadline,
+                "the worker never blocked on the ledger"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
         f.result()
     })
     .name("caller")

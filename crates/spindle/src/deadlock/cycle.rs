@@ -14,22 +14,11 @@ use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::Holder;
 
-/// Which edges a search may follow.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Follow {
-    /// Lock acquisitions without timeout only (the check made when a thread blocks).
-    Locks,
-    /// Every wait without a timeout (the on-demand `check()`).
-    Untimed,
-}
-
-impl Follow {
-    fn admits(self, state: ThreadState) -> bool {
-        match self {
-            Follow::Locks => state == ThreadState::Blocked,
-            Follow::Untimed => matches!(state, ThreadState::Blocked | ThreadState::Waiting),
-        }
-    }
+/// Whether a search follows a wait in `state`: every wait without a timeout (one with
+/// a timeout ends by itself). Only waits with holders lead anywhere: locks, `join`, a
+/// `Future`'s result; a `Condition` or `Event` wait has none (anyone may end it).
+fn followed(state: ThreadState) -> bool {
+    matches!(state, ThreadState::Blocked | ThreadState::Waiting)
 }
 
 /// One hop: `thread` wants `wants`, which `holder` holds.
@@ -59,15 +48,11 @@ impl Graph {
     }
 
     /// A cycle of waits through `start`, if there is one.
-    pub(crate) fn cycle_through(
-        &self,
-        start: &Arc<ThreadRecord>,
-        follow: Follow,
-    ) -> Option<DeadlockError> {
+    pub(crate) fn cycle_through(&self, start: &Arc<ThreadRecord>) -> Option<DeadlockError> {
         let mut path = Vec::new();
         let mut visited = HashSet::new();
         visited.insert(start.id);
-        if self.search(start, start.id, follow, &mut path, &mut visited) {
+        if self.search(start, start.id, &mut path, &mut visited) {
             Some(report(path))
         } else {
             None
@@ -78,7 +63,6 @@ impl Graph {
         &self,
         thread: &Arc<ThreadRecord>,
         target: u64,
-        follow: Follow,
         path: &mut Vec<Step>,
         visited: &mut HashSet<u64>,
     ) -> bool {
@@ -87,7 +71,7 @@ impl Graph {
             let Some(edge) = edge.as_ref() else {
                 return false;
             };
-            if !follow.admits(edge.state) || edge.on().transient() {
+            if !followed(edge.state) || edge.on().transient() {
                 return false;
             }
             let mut holders = Vec::new();
@@ -113,7 +97,7 @@ impl Graph {
                 continue;
             };
             path.push(step);
-            if self.search(&self.threads[next], target, follow, path, visited) {
+            if self.search(&self.threads[next], target, path, visited) {
                 return true;
             }
             path.pop();

@@ -30,7 +30,7 @@ pub use lock_order::set_lock_order_handler;
 
 use crate::thread::ThreadState;
 use crate::thread::registry::ThreadRecord;
-use cycle::{Follow, Graph};
+use cycle::Graph;
 
 /// How much deadlock detection runs when a thread is about to block.
 ///
@@ -98,7 +98,7 @@ pub(crate) fn checks_on_lock() -> bool {
 
 /// The cycle that `me`'s just-published lock wait would close, if any. Call with `GRAPH` held.
 pub(crate) fn find_lock_cycle(me: &std::sync::Arc<ThreadRecord>) -> Option<DeadlockError> {
-    Graph::snapshot().cycle_through(me, Follow::Locks)
+    Graph::snapshot().cycle_through(me)
 }
 
 /// Every deadlock that exists right now, as Java's `findDeadlockedThreads`.
@@ -146,7 +146,7 @@ fn scan() -> Vec<DeadlockError> {
     let mut found: Vec<DeadlockError> = Vec::new();
     let mut seen: Vec<Vec<u64>> = Vec::new();
     for thread in graph.threads() {
-        if let Some(cycle) = graph.cycle_through(thread, Follow::Untimed) {
+        if let Some(cycle) = graph.cycle_through(thread) {
             let mut ids: Vec<u64> = cycle.threads().iter().map(|t| t.id).collect();
             ids.sort_unstable();
             if !seen.contains(&ids) {
