@@ -119,6 +119,32 @@ fn check_finds_a_global_stall_of_event_waits() {
     b.join().unwrap();
 }
 
+/// Regression: a daemon thread that is still running (or waiting with a timeout) may set
+/// the event the others want, so their waits are not a stall yet.
+#[test]
+fn no_stall_while_a_daemon_thread_may_still_act() {
+    let wanted = Arc::new(Event::named("set-by-the-daemon"));
+    let w1 = Arc::clone(&wanted);
+    let waiter = named("waits-for-the-daemon", move || w1.wait());
+    let release = Arc::new(Event::new());
+    let (w2, r2) = (Arc::clone(&wanted), Arc::clone(&release));
+    let daemon = Thread::new(move || {
+        while !r2.wait_timeout(Duration::from_millis(5)) {} // ticking, with a timeout
+        w2.set();
+    })
+    .name("ticker")
+    .daemon(true)
+    .start()
+    .unwrap();
+    assert!(wait_until_all(&[waiter.info()], ThreadState::Waiting));
+    let checker = Thread::new(deadlock::check).daemon(true).start().unwrap();
+    let found = checker.join().unwrap();
+    assert!(found.is_empty(), "{found:#?}");
+    release.set();
+    waiter.join().unwrap();
+    daemon.join().unwrap();
+}
+
 #[test]
 fn no_stall_while_a_non_daemon_thread_waits_with_a_timeout() {
     let never = Arc::new(Event::new());

@@ -23,13 +23,15 @@ mod cycle;
 mod error;
 pub(crate) mod lock_order;
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use error::{DeadlockError, DeadlockKind, DeadlockedThread};
 pub use lock_order::set_lock_order_handler;
 
 use crate::thread::ThreadState;
-use crate::thread::registry::ThreadRecord;
+use crate::thread::registry::{self, ThreadRecord};
 use cycle::Graph;
 
 /// How much deadlock detection runs when a thread is about to block.
@@ -97,17 +99,26 @@ pub(crate) fn checks_on_lock() -> bool {
 }
 
 /// The cycle that `me`'s just-published lock wait would close, if any. Call with `GRAPH` held.
-pub(crate) fn find_lock_cycle(me: &std::sync::Arc<ThreadRecord>) -> Option<DeadlockError> {
+pub(crate) fn find_lock_cycle(me: &Arc<ThreadRecord>) -> Option<DeadlockError> {
     Graph::snapshot().cycle_through(me)
 }
 
 /// Every deadlock that exists right now, as Java's `findDeadlockedThreads`.
 ///
 /// Finds each cycle of waits without timeout (on any spindle primitive whose waiters
-/// depend on particular threads: locks, `join`), and a global stall: every non-daemon
-/// thread parked without a timeout, so that none can ever wake another (two threads each
-/// waiting on an `Event` only the other would set). Each report lists only the threads
-/// involved, by name, with what each holds and waits on. Runs whatever [`detection`] is.
+/// depend on particular threads: locks, `join`, a `Future`'s result), and a global
+/// stall: every non-daemon thread parked without a timeout, so that none can ever wake
+/// another (two threads each waiting on an `Event` only the other would set). Each
+/// report lists only the threads involved, by name, with what each holds and waits on.
+/// Runs whatever [`detection`] is.
+///
+/// # Where to call it from
+/// Cycles are found from any thread. A stall is found only when nothing that could still
+/// act is left: a non-daemon thread that runs (such as the caller, if it is one) or
+/// waits with a timeout rules it out, and so does a daemon thread that does, except the
+/// caller itself. So look for stalls from a daemon thread, such as a watchdog that calls
+/// `check()` every few seconds. Threads spindle has never seen (a `std::thread` that
+/// never used it, a main thread that never did) are invisible to it.
 ///
 /// ```
 /// use spindle::deadlock;
@@ -161,19 +172,47 @@ fn scan() -> Vec<DeadlockError> {
     found
 }
 
-/// Every non-daemon thread parked without a timeout. The main thread counts only once it
-/// has used spindle itself (otherwise spindle cannot see what it does).
+/// A global stall: every non-daemon thread parked without a timeout, and nothing left
+/// that could wake one of them.
+///
+/// Seen from the threads spindle can see (the ones it started, and any other that has
+/// used it; a main thread that never did is invisible). Not a stall, so never reported:
+/// - a non-daemon thread that runs or waits with a timeout (it may still act);
+/// - a daemon thread that does, other than the caller, which only watches (a daemon is
+///   not required to be parked, but while it runs it may set the event the others want);
+/// - a parked thread whose wait a running thread will end (joining the watcher itself).
 fn stall(graph: &Graph) -> Option<DeadlockError> {
-    let mut threads = Vec::new();
+    let watcher = registry::current_id();
+    let mut parked: Vec<(&Arc<ThreadRecord>, bool)> = Vec::new();
     for t in graph.threads() {
-        if t.daemon() || (!t.spawned && !t.is_bound()) {
+        if !(t.spawned || t.is_bound()) {
             continue;
         }
+        let counted = !t.daemon();
+        let for_good = t.wait.lock().as_ref().is_some_and(|edge| {
+            matches!(edge.state, ThreadState::Blocked | ThreadState::Waiting)
+                && !edge.on().transient()
+        });
+        match (for_good, counted) {
+            (true, _) => parked.push((t, counted)),
+            (false, true) => return None,
+            (false, false) if t.id == watcher => {}
+            (false, false) => return None,
+        }
+    }
+    let parked_ids: HashSet<u64> = parked.iter().map(|(t, _)| t.id).collect();
+    let mut threads = Vec::new();
+    let mut holders = Vec::new();
+    for (t, counted) in parked {
+        if !counted {
+            continue; // a parked daemon holds nobody up, whatever it waits for
+        }
         let edge = t.wait.lock();
+        // Parked a moment ago; if it has woken since, it is running: no stall.
         let edge = edge.as_ref()?;
-        if !matches!(edge.state, ThreadState::Blocked | ThreadState::Waiting)
-            || edge.on().transient()
-        {
+        holders.clear();
+        edge.on().holders(graph.threads(), &mut holders);
+        if holders.iter().any(|h| !parked_ids.contains(&h.thread)) {
             return None;
         }
         threads.push(DeadlockedThread {
