@@ -226,3 +226,78 @@ fn waiters_read_waiting_on_the_barrier() {
     assert!(format!("{b:?}").contains("parties: 2"));
     assert!(BrokenBarrier.to_string().contains("broken"));
 }
+
+/// Regression: the action ran under the barrier's internal lock, so an action asking the
+/// barrier anything (`n_waiting`, `is_broken`, `{:?}`) hung every thread of the cycle.
+/// It now runs without it, and an `abort` from the action fails the cycle for everyone.
+#[test]
+fn the_action_may_use_its_own_barrier() {
+    let me: Arc<std::sync::OnceLock<std::sync::Weak<Barrier>>> = Arc::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let abort_next = Arc::new(AtomicUsize::new(0));
+    let (me2, seen2, abort2) = (Arc::clone(&me), Arc::clone(&seen), Arc::clone(&abort_next));
+    let b = Arc::new(Barrier::with_action(3, move || {
+        let b = me2
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .expect("set before use");
+        seen2
+            .lock()
+            .push((b.n_waiting(), b.is_broken(), format!("{b:?}").len() > 0));
+        if abort2.load(Ordering::SeqCst) == 1 {
+            b.abort();
+        }
+    }));
+    me.set(Arc::downgrade(&b)).unwrap();
+
+    let threads = on_parties(3, &b, |b, _| b.wait());
+    for t in threads {
+        assert!(t.wait_timeout(PATIENCE), "a thread of the cycle hung");
+        assert!(t.join().unwrap().is_ok());
+    }
+    assert_eq!(*seen.lock(), [(3, false, true)]);
+
+    abort_next.store(1, Ordering::SeqCst);
+    let threads = on_parties(3, &b, |b, _| b.wait());
+    for t in threads {
+        assert!(t.wait_timeout(PATIENCE), "a thread of the cycle hung");
+        assert_eq!(t.join().unwrap(), Err(BrokenBarrier));
+    }
+    assert!(b.is_broken());
+}
+
+/// While the action waits for a lock, the barrier's state lock is free (its methods
+/// answer) and the thread running the action reads `Blocked` on that lock, as any
+/// lock wait does.
+#[test]
+fn the_action_runs_outside_the_barriers_state_lock() {
+    let m = Arc::new(Mutex::named("wanted-by-the-action", ()));
+    let m2 = Arc::clone(&m);
+    let b = Arc::new(Barrier::with_action(2, move || drop(m2.lock())));
+    let held = m.lock();
+    let b1 = Arc::clone(&b);
+    let first = thread::spawn(move || b1.wait());
+    reach(&first.info(), ThreadState::Waiting);
+    let b2 = Arc::clone(&b);
+    let last = thread::spawn(move || b2.wait());
+    reach(&last.info(), ThreadState::Blocked);
+    assert_eq!(
+        last.info().waiting_on().as_deref(),
+        Some("Mutex \"wanted-by-the-action\"")
+    );
+    assert_eq!(
+        b.n_waiting(),
+        2,
+        "the state lock is free while the action runs"
+    );
+    drop(held);
+    let mut indices: Vec<_> = [first, last]
+        .into_iter()
+        .map(|t| {
+            assert!(t.wait_timeout(PATIENCE), "a party hung");
+            t.join().unwrap().unwrap()
+        })
+        .collect();
+    indices.sort();
+    assert_eq!(indices, [0, 1]);
+}

@@ -29,6 +29,16 @@ pub struct DeadlockError {
 }
 
 /// Which kind of deadlock a [`DeadlockError`] reports.
+///
+/// ```
+/// use spindle::deadlock::DeadlockKind;
+/// use spindle::sync::Mutex;
+///
+/// let m = Mutex::new(());
+/// let _held = m.lock();
+/// let err = m.lock_checked().unwrap_err();
+/// assert_eq!(err.kind(), DeadlockKind::Cycle); // a cycle of one thread
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeadlockKind {
     /// Each thread waits for something the next one holds, and the last for the first's.
@@ -43,6 +53,18 @@ pub enum DeadlockKind {
 }
 
 /// One thread of a deadlock: what it holds and what it waits for.
+///
+/// ```
+/// use spindle::sync::Mutex;
+///
+/// let m = Mutex::named("config", 0);
+/// let _held = m.lock();
+/// let err = m.lock_checked().unwrap_err();
+/// let t = &err.threads()[0];
+/// assert_eq!(t.name(), spindle::thread::current().name());
+/// assert_eq!(t.wants(), "Mutex \"config\"");
+/// assert_eq!(t.holds(), Some("Mutex \"config\""));
+/// ```
 #[derive(Debug, Clone)]
 pub struct DeadlockedThread {
     pub(crate) id: u64,
@@ -58,30 +80,99 @@ pub struct DeadlockedThread {
 
 impl DeadlockedThread {
     /// The thread's id (as [`ThreadInfo::id`](crate::thread::ThreadInfo::id)).
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::named("config", 0);
+    /// let _held = m.lock();
+    /// let err = m.lock_checked().unwrap_err(); // this thread already holds it
+    /// assert_eq!(err.threads()[0].id(), spindle::thread::current().id());
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
     /// The thread's name.
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    /// use spindle::thread::Thread;
+    ///
+    /// let h = Thread::new(|| {
+    ///     let m = Mutex::new(());
+    ///     let _held = m.lock();
+    ///     m.lock_checked().unwrap_err().threads()[0].name().to_owned()
+    /// });
+    /// let name = h.name("cfg-loader").start().unwrap().join().unwrap();
+    /// assert_eq!(name, "cfg-loader");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// The thread's state when the deadlock was found.
+    ///
+    /// ```
+    /// use spindle::thread::ThreadState;
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::named("config", 0);
+    /// let _held = m.lock();
+    /// let err = m.lock_checked().unwrap_err(); // this thread already holds it
+    /// assert_eq!(err.threads()[0].state(), ThreadState::Blocked); // waiting for a lock
+    /// ```
     pub fn state(&self) -> ThreadState {
         self.state
     }
     /// What the thread waits for, as `waiting_on` shows it.
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::named("config", 0);
+    /// let _held = m.lock();
+    /// let err = m.lock_checked().unwrap_err(); // this thread already holds it
+    /// assert_eq!(err.threads()[0].wants(), "Mutex \"config\"");
+    /// ```
     pub fn wants(&self) -> &str {
         &self.wants
     }
     /// Where the thread made the blocking call.
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::new(());
+    /// let _held = m.lock();
+    /// let (err, line) = (m.lock_checked().unwrap_err(), line!());
+    /// assert_eq!(err.threads()[0].waiting_at().line(), line);
+    /// ```
     pub fn waiting_at(&self) -> &'static Location<'static> {
         self.waiting_at
     }
     /// What the thread holds that another thread of the cycle wants.
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::named("config", 0);
+    /// let _held = m.lock();
+    /// let err = m.lock_checked().unwrap_err(); // this thread already holds it
+    /// // The one thread of this cycle holds what it wants itself:
+    /// assert_eq!(err.threads()[0].holds(), Some("Mutex \"config\""));
+    /// ```
     pub fn holds(&self) -> Option<&str> {
         self.holds.as_ref().map(|(what, _)| what.as_str())
     }
     /// Where the thread acquired what it holds, when known.
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::new(());
+    /// let (_held, line) = (m.lock(), line!());
+    /// let err = m.lock_checked().unwrap_err();
+    /// assert_eq!(err.threads()[0].held_since().map(|at| at.line()), Some(line));
+    /// ```
     pub fn held_since(&self) -> Option<&'static Location<'static>> {
         self.holds.as_ref().and_then(|(_, at)| *at)
     }
@@ -92,17 +183,49 @@ impl DeadlockError {
         DeadlockError { kind, threads }
     }
 
-    /// A cycle or a stall.
+    /// A cycle, a stall, or (under [`Detection::LockOrder`]) a lock order inversion.
+    ///
+    /// [`Detection::LockOrder`]: crate::deadlock::Detection::LockOrder
+    ///
+    /// ```
+    /// use spindle::deadlock::DeadlockKind;
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::named("config", 0);
+    /// let _held = m.lock();
+    /// let err = m.lock_checked().unwrap_err(); // this thread already holds it
+    /// assert_eq!(err.kind(), DeadlockKind::Cycle);
+    /// ```
     pub fn kind(&self) -> DeadlockKind {
         self.kind
     }
 
     /// The threads involved, in cycle order (the thread that detected the cycle first).
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::named("config", 0);
+    /// let _held = m.lock();
+    /// let err = m.lock_checked().unwrap_err(); // this thread already holds it
+    /// let threads = err.threads();
+    /// assert_eq!(threads.len(), 1);
+    /// assert_eq!(threads[0].id(), spindle::thread::current().id());
+    /// ```
     pub fn threads(&self) -> &[DeadlockedThread] {
         &self.threads
     }
 
     /// The names of the threads involved, in cycle order.
+    ///
+    /// ```
+    /// use spindle::sync::Mutex;
+    ///
+    /// let m = Mutex::named("config", 0);
+    /// let _held = m.lock();
+    /// let err = m.lock_checked().unwrap_err(); // this thread already holds it
+    /// assert_eq!(err.thread_names(), vec![spindle::thread::current().name()]);
+    /// ```
     pub fn thread_names(&self) -> Vec<String> {
         self.threads.iter().map(|t| t.name.clone()).collect()
     }

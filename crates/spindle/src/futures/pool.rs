@@ -172,8 +172,8 @@ impl Pool {
         let pool = Arc::clone(self);
         let name = format!("{}_{n}", self.prefix);
         let worker_name = name.clone();
-        let started = Thread::new(move || pool.work(worker_name))
-            .name(name)
+        // Named up front: workers take no `Thread-N` number (as in Python).
+        let started = Thread::with_name(name, move || pool.work(worker_name))
             .daemon(self.daemon)
             .start();
         match started {

@@ -15,6 +15,9 @@ use crate::wait::{self, Wait};
 enum Phase {
     /// Threads are arriving.
     Filling,
+    /// All arrived; the last one runs the action, without the state lock (so the action
+    /// may use the barrier, and the locks it takes take part in deadlock detection).
+    Acting,
     /// All arrived: the waiters are leaving; newcomers wait for the next cycle.
     Draining,
     /// `reset` ran while threads waited: they leave with `BrokenBarrier`.
@@ -40,6 +43,11 @@ type Action = Box<dyn Fn() + Send + Sync>;
 /// panics breaks the barrier: every waiter, and every later one until
 /// [`reset`](Barrier::reset), gets `Err(BrokenBarrier)` (the thread whose action panicked
 /// gets the panic). Waiters read `Waiting` (`TimedWaiting` with a timeout).
+///
+/// The action runs without the barrier's internal lock: it may call the barrier's own
+/// methods (`n_waiting`, `abort`, …), and a lock it waits for takes part in deadlock
+/// detection like any other. An `abort` or `reset` while it runs fails the cycle for
+/// every thread of it.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -152,7 +160,7 @@ impl Barrier {
         // Wait for the previous cycle to drain (or a reset to finish).
         self.park_while(
             &mut st,
-            |s| matches!(s.phase, Phase::Draining | Phase::Resetting),
+            |s| matches!(s.phase, Phase::Acting | Phase::Draining | Phase::Resetting),
             deadline,
             at,
         );
@@ -162,11 +170,17 @@ impl Barrier {
         let index = st.count;
         st.count += 1;
         let outcome = if st.count == self.parties {
-            self.run_action(&mut st);
-            Ok(index)
+            let passed;
+            (st, passed) = self.run_action(st);
+            if passed {
+                Ok(index)
+            } else {
+                Err(BrokenBarrier)
+            }
         } else {
-            self.park_while(&mut st, |s| s.phase == Phase::Filling, deadline, at);
-            if st.phase == Phase::Filling {
+            let filling = |s: &State| matches!(s.phase, Phase::Filling | Phase::Acting);
+            self.park_while(&mut st, filling, deadline, at);
+            if filling(&st) {
                 // Timed out: a barrier that cannot fill in time is broken for everyone.
                 self.break_barrier(&mut st);
             }
@@ -203,17 +217,28 @@ impl Barrier {
         }
     }
 
-    /// The last thread to arrive: run the action, then let everyone go.
-    fn run_action(&self, st: &mut MutexGuard<'_, State>) {
+    /// The last thread to arrive: runs the action (with the state lock released), then
+    /// lets everyone go. Returns the state lock, and whether the cycle passed: `abort`,
+    /// `reset` or a waiter's timeout while the action ran fail it for everyone.
+    fn run_action<'a>(&'a self, mut st: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, bool) {
         if let Some(action) = &self.action {
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(action)) {
-                self.break_barrier(st);
-                self.leave(st);
+            st.phase = Phase::Acting;
+            drop(st);
+            let outcome = panic::catch_unwind(AssertUnwindSafe(action));
+            st = self.state.lock();
+            if let Err(payload) = outcome {
+                self.break_barrier(&mut st);
+                self.leave(&mut st);
+                drop(st);
                 panic::resume_unwind(payload);
+            }
+            if st.phase != Phase::Acting {
+                return (st, false);
             }
         }
         st.phase = Phase::Draining;
         self.cv.notify_all();
+        (st, true)
     }
 
     /// One thread leaves `wait`; the last one out ends draining or resetting.
@@ -255,7 +280,7 @@ impl Barrier {
     pub fn reset(&self) {
         let mut st = self.state.lock();
         if st.count > 0 {
-            if matches!(st.phase, Phase::Filling | Phase::Broken) {
+            if matches!(st.phase, Phase::Filling | Phase::Acting | Phase::Broken) {
                 st.phase = Phase::Resetting;
             }
         } else {
@@ -289,7 +314,7 @@ impl Barrier {
     /// ```
     pub fn n_waiting(&self) -> usize {
         let st = self.state.lock();
-        if st.phase == Phase::Filling {
+        if matches!(st.phase, Phase::Filling | Phase::Acting) {
             st.count
         } else {
             0

@@ -27,6 +27,13 @@ pub struct Local<T: Send> {
 
 impl<T: Send> Local<T> {
     /// An empty `Local`: no thread has a value yet.
+    ///
+    /// ```
+    /// use spindle::thread::Local;
+    ///
+    /// let local: Local<String> = Local::new();
+    /// assert_eq!(local.get(), None);
+    /// ```
     pub fn new() -> Local<T> {
         Local {
             values: thread_local::ThreadLocal::new(),
@@ -34,6 +41,16 @@ impl<T: Send> Local<T> {
     }
 
     /// The calling thread's value, made with `init` if it has none yet.
+    ///
+    /// `init` runs at most once per thread: later calls return the value it made.
+    ///
+    /// ```
+    /// use spindle::thread::Local;
+    ///
+    /// let local = Local::new();
+    /// assert_eq!(*local.get_or(|| 10), 10);
+    /// assert_eq!(*local.get_or(|| 20), 10); // already set on this thread
+    /// ```
     pub fn get_or(&self, init: impl FnOnce() -> T) -> &T {
         let me = registry::current_id();
         let slot = self.values.get_or(Slot::new);
@@ -44,6 +61,18 @@ impl<T: Send> Local<T> {
     }
 
     /// The calling thread's value, if it has one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spindle::thread::{self, Local};
+    ///
+    /// let local = Arc::new(Local::new());
+    /// local.get_or(|| "main");
+    /// assert_eq!(local.get(), Some(&"main"));
+    /// let other = Arc::clone(&local);
+    /// let seen = thread::spawn(move || other.get().copied()).join().unwrap();
+    /// assert_eq!(seen, None); // another thread has none of its own yet
+    /// ```
     pub fn get(&self) -> Option<&T> {
         self.values.get()?.value_of(registry::current_id())
     }

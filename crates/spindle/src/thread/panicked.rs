@@ -42,11 +42,23 @@ impl Panicked {
     }
 
     /// The panic message (`panic!`'s formatted text; a deadlock report in full).
+    ///
+    /// ```
+    /// let h = spindle::thread::spawn(|| -> () { panic!("bad row {}", 17) });
+    /// assert_eq!(h.join().unwrap_err().message(), "bad row 17");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The name of the thread that panicked.
+    ///
+    /// ```
+    /// use spindle::thread::Thread;
+    ///
+    /// let h = Thread::new(|| -> () { panic!("oops") }).name("parser").start().unwrap();
+    /// assert_eq!(h.join().unwrap_err().thread_name(), "parser");
+    /// ```
     pub fn thread_name(&self) -> &str {
         &self.thread_name
     }

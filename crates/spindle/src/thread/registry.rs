@@ -110,6 +110,11 @@ pub(crate) fn next_id() -> u64 {
 /// A record for a thread spindle will start: named `Thread-N`, state `New`, not yet live.
 pub(crate) fn new_spawned() -> Arc<ThreadRecord> {
     let name = format!("Thread-{}", NEXT_THREAD_N.fetch_add(1, Ordering::Relaxed));
+    new_spawned_named(name)
+}
+
+/// As [`new_spawned`], named `name` from the start: it takes no `Thread-N` number.
+pub(crate) fn new_spawned_named(name: String) -> Arc<ThreadRecord> {
     Arc::new(ThreadRecord::new(
         next_id(),
         name,
@@ -140,10 +145,13 @@ pub(crate) fn make_alive(record: &Arc<ThreadRecord>) {
     ALIVE.lock().insert(record.id, Arc::clone(record));
 }
 
-/// Takes a record out of the live table again (the OS refused to start its thread).
+/// Takes a record out of the live table again (the OS refused to start its thread), and
+/// wakes whoever already waits for it to end (`join_non_daemon` saw it alive): the state
+/// reads `New` before the wake, so a waiter either sees it or is parked to be woken.
 pub(crate) fn forget(record: &ThreadRecord) {
     record.set_state(ThreadState::New);
     ALIVE.lock().remove(&record.id);
+    crate::wait::unpark_all(record.park_key());
 }
 
 /// The main thread's record, made (and registered) on first use from any thread.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::mem;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +39,18 @@ pub struct Thread<T> {
 
 impl<T: Send + 'static> Thread<T> {
     /// A thread that will run `f`, named `Thread-N` (N counts from 1, as in Python).
+    ///
+    /// The number is taken here, when the thread is created, whether or not it is renamed
+    /// later (as Python's `Thread.__init__`); nothing runs until [`start`](Thread::start).
+    ///
+    /// ```
+    /// use spindle::thread::{Thread, ThreadState};
+    ///
+    /// let t = Thread::new(|| "ran");
+    /// assert!(t.info().name().starts_with("Thread-"));
+    /// assert_eq!(t.info().state(), ThreadState::New);
+    /// assert_eq!(t.start().unwrap().join().unwrap(), "ran");
+    /// ```
     pub fn new<F>(f: F) -> Thread<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -48,7 +61,30 @@ impl<T: Send + 'static> Thread<T> {
         }
     }
 
+    /// A thread named `name` from the start: it takes no `Thread-N` number (as Python's
+    /// `Thread(name=...)`). For threads spindle starts on its own (pool workers).
+    pub(crate) fn with_name<F>(name: String, f: F) -> Thread<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        Thread {
+            record: registry::new_spawned_named(name),
+            f: Box::new(f),
+        }
+    }
+
     /// Gives the thread a name (shown in reports, `enumerate`, and the OS thread name).
+    ///
+    /// Any text is accepted here; a name with a NUL byte makes [`start`](Thread::start)
+    /// fail, since the OS cannot take it.
+    ///
+    /// ```
+    /// use spindle::thread::Thread;
+    ///
+    /// let t = Thread::new(|| spindle::thread::current().name()).name("loader");
+    /// assert_eq!(t.info().name(), "loader");
+    /// assert_eq!(t.start().unwrap().join().unwrap(), "loader");
+    /// ```
     pub fn name(self, name: impl Into<String>) -> Thread<T> {
         self.record.set_name(name.into());
         self
@@ -56,42 +92,108 @@ impl<T: Send + 'static> Thread<T> {
 
     /// Makes the thread a daemon: [`join_non_daemon`](crate::thread::join_non_daemon)
     /// does not wait for it. Default: `false`.
+    ///
+    /// ```
+    /// use spindle::thread::Thread;
+    ///
+    /// let t = Thread::new(|| ()).daemon(true);
+    /// assert!(t.info().is_daemon());
+    /// assert!(!Thread::new(|| ()).info().is_daemon());
+    /// t.start().unwrap().join().unwrap();
+    /// ```
     pub fn daemon(self, daemon: bool) -> Thread<T> {
         self.record.set_daemon(daemon);
         self
     }
 
-    /// A handle on the thread; `state()` is `New` until it starts.
+    /// A handle on the thread; `state()` is `New` until it starts, and the same handle
+    /// follows the thread once it runs.
+    ///
+    /// ```
+    /// use spindle::thread::{Thread, ThreadState};
+    ///
+    /// let t = Thread::new(|| ()).name("later");
+    /// let info = t.info();
+    /// assert_eq!(info.state(), ThreadState::New);
+    /// assert!(!info.is_alive());
+    /// t.start().unwrap().join().unwrap();
+    /// assert_eq!(info.state(), ThreadState::Terminated);
+    /// ```
     pub fn info(&self) -> ThreadInfo {
         ThreadInfo(Arc::clone(&self.record))
     }
 
-    /// Starts the thread. Fails only when the OS refuses to create it; the error then
-    /// names the thread.
+    /// Starts the thread.
+    ///
+    /// # Errors
+    ///
+    /// Fails, naming the thread, when its name contains a NUL byte (kind
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput)) or when the OS refuses to create
+    /// it. The thread then never became alive: its state reads `New`,
+    /// [`enumerate`](crate::thread::enumerate) does not list it and
+    /// [`join_non_daemon`](crate::thread::join_non_daemon) does not wait for it.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use spindle::thread::{Thread, ThreadState};
+    ///
+    /// let h = Thread::new(|| 2 + 2).name("adder").start().unwrap();
+    /// assert_eq!(h.join().unwrap(), 4);
+    ///
+    /// let bad = Thread::new(|| ()).name("bad\0name");
+    /// let info = bad.info();
+    /// let err = bad.start().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains(r#""bad\0name""#));
+    /// assert_eq!(info.state(), ThreadState::New);
+    /// ```
     pub fn start(self) -> io::Result<JoinHandle<T>> {
         let Thread { record, f } = self;
-        let packet: Arc<Packet<T>> = Arc::new(InternalMutex::new(None));
         let name = record.name();
+        // std panics (rather than failing) on such a name: refuse it before the record
+        // is alive, so that nothing is left for `join_non_daemon` to wait on.
+        if name.contains('\0') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("thread name {:?} may not contain a NUL byte", &*name),
+            ));
+        }
+        let packet: Arc<Packet<T>> = Arc::new(InternalMutex::new(None));
         registry::make_alive(&record);
+        // Should std panic anyway, the record must not stay alive forever.
+        let not_started = NotStarted(&record);
         let thread_record = Arc::clone(&record);
         let thread_packet = Arc::clone(&packet);
         let started = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || run(thread_record, thread_packet, f));
         match started {
-            Ok(native) => Ok(JoinHandle {
-                record,
-                packet,
-                native: Some(native),
-            }),
+            Ok(native) => {
+                mem::forget(not_started);
+                Ok(JoinHandle {
+                    record,
+                    packet,
+                    native: Some(native),
+                })
+            }
             Err(e) => {
-                registry::forget(&record);
+                drop(not_started);
                 Err(io::Error::new(
                     e.kind(),
                     format!("could not start thread \"{name}\": {e}"),
                 ))
             }
         }
+    }
+}
+
+/// Takes a record made alive by `start` out of the live table again unless defused
+/// (`mem::forget`): the OS refused the thread, or std panicked.
+struct NotStarted<'a>(&'a ThreadRecord);
+
+impl Drop for NotStarted<'_> {
+    fn drop(&mut self) {
+        registry::forget(self.0);
     }
 }
 
@@ -163,8 +265,25 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Waits for the thread to end and gives what it returned, or `Err` with its panic
     /// message and name if it panicked. The caller reads `Waiting` meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// When called on the thread's own handle (from inside the thread): it would wait
+    /// forever (Python raises `RuntimeError: cannot join current thread`). The message is
+    /// `thread "NAME" cannot join itself`.
+    ///
+    /// ```
+    /// use spindle::thread::{self, Thread};
+    ///
+    /// assert_eq!(thread::spawn(|| 7 * 6).join().unwrap(), 42);
+    ///
+    /// let h = Thread::new(|| -> () { panic!("disk full") }).name("writer").start().unwrap();
+    /// let err = h.join().unwrap_err();
+    /// assert_eq!((err.thread_name(), err.message()), ("writer", "disk full"));
+    /// ```
     #[track_caller]
     pub fn join(mut self) -> Result<T, Panicked> {
+        self.refuse_self_join();
         wait_for_end(&self.record, None, Location::caller());
         if let Some(native) = self.native.take() {
             // The thread has stored its outcome and is returning: this is brief.
@@ -178,20 +297,70 @@ impl<T> JoinHandle<T> {
 
     /// Waits at most `timeout` for the thread to end; `true` once it has.
     /// The caller reads `TimedWaiting` meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// When called on the thread's own handle (from inside the thread), as
+    /// [`join`](JoinHandle::join): `thread "NAME" cannot join itself`.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use spindle::thread;
+    ///
+    /// let (go, wait) = mpsc::channel::<()>();
+    /// let h = thread::spawn(move || wait.recv().unwrap());
+    /// assert!(!h.wait_timeout(Duration::from_millis(10))); // still waiting for `go`
+    /// go.send(()).unwrap();
+    /// assert!(h.wait_timeout(Duration::from_secs(20)));
+    /// h.join().unwrap();
+    /// ```
     #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.refuse_self_join();
         let deadline = Some(wait::deadline_after(timeout));
         wait_for_end(&self.record, deadline, Location::caller())
     }
 
-    /// Whether the thread has terminated.
+    /// Whether the thread has terminated (it never blocks).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use spindle::thread;
+    ///
+    /// let (go, wait) = mpsc::channel::<()>();
+    /// let h = thread::spawn(move || wait.recv().unwrap());
+    /// assert!(!h.is_finished());
+    /// go.send(()).unwrap();
+    /// h.wait_timeout(std::time::Duration::from_secs(20));
+    /// assert!(h.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.record.state() == ThreadState::Terminated
     }
 
-    /// A handle on the thread's name, state and waits.
+    /// A handle on the thread's name, state and waits; it stays valid after the thread
+    /// ends and after the `JoinHandle` is gone.
+    ///
+    /// ```
+    /// use spindle::thread::{Thread, ThreadState};
+    ///
+    /// let h = Thread::new(|| ()).name("short").start().unwrap();
+    /// let info = h.info();
+    /// assert_eq!(info.name(), "short");
+    /// h.join().unwrap();
+    /// assert_eq!(info.state(), ThreadState::Terminated);
+    /// ```
     pub fn info(&self) -> ThreadInfo {
         ThreadInfo(Arc::clone(&self.record))
+    }
+
+    /// Panics if the calling thread is the one this handle owns: it cannot wait for itself.
+    #[track_caller]
+    fn refuse_self_join(&self) {
+        if self.record.id == registry::current_id() {
+            panic!("thread \"{}\" cannot join itself", self.record.name());
+        }
     }
 }
 
@@ -226,6 +395,9 @@ impl Waitable for JoinWait<'_> {
 }
 
 /// Parks until `target` terminates or `deadline` passes; `true` if it terminated.
+///
+/// Also returns (`false`) once `target` reads `New` again: `Thread::start` made it alive
+/// but the OS refused the thread, and `registry::forget` woke its waiters.
 pub(crate) fn wait_for_end(
     target: &ThreadRecord,
     deadline: Option<Instant>,
@@ -234,11 +406,12 @@ pub(crate) fn wait_for_end(
     let on = JoinWait(target);
     let wait = Wait::waiting(&on, deadline, at);
     let terminated = || target.state() == ThreadState::Terminated;
-    while !terminated() {
+    let ended = || matches!(target.state(), ThreadState::Terminated | ThreadState::New);
+    while !ended() {
         let parked = wait::park(
             &wait,
             target.park_key(),
-            || !terminated(),
+            || !ended(),
             || {},
             |_, _| {},
             DEFAULT_PARK_TOKEN,
@@ -248,5 +421,5 @@ pub(crate) fn wait_for_end(
             return terminated();
         }
     }
-    true
+    terminated()
 }
