@@ -46,12 +46,35 @@ pub(crate) trait Waitable: Sync {
     }
 }
 
-/// A thread that holds what another waits for.
+/// A thread that must act before a wait can end.
 #[derive(Clone, Copy)]
 pub(crate) struct Holder {
     pub(crate) thread: u64,
+    /// Whether it holds the resource waited for (a lock's owner), rather than having to
+    /// finish something (a joined thread, the runner of an awaited task).
+    pub(crate) owns: bool,
     /// Where it acquired the resource, when known.
     pub(crate) since: Option<&'static Location<'static>>,
+}
+
+impl Holder {
+    /// The owner of what is waited for, which it took at `since`.
+    pub(crate) fn owner(thread: u64, since: Option<&'static Location<'static>>) -> Holder {
+        Holder {
+            thread,
+            owns: true,
+            since,
+        }
+    }
+
+    /// A thread that holds nothing waited for but must finish before the wait ends.
+    pub(crate) fn actor(thread: u64) -> Holder {
+        Holder {
+            thread,
+            owns: false,
+            since: None,
+        }
+    }
 }
 
 /// One blocking call, as the waiting path needs to know it.

@@ -569,6 +569,18 @@ fn a_join_in_the_cycle_is_followed() {
     let report = joiner.join().unwrap().unwrap_err();
     assert_eq!(report.threads().len(), 2, "{report}");
     assert_names(&report, &["join of thread", "Mutex \"held-while-joining\""]);
+    // The joined thread holds nothing the joiner wants: it only has to finish.
+    let text = report.to_string();
+    assert!(
+        text.contains("can end") && !text.contains("holds join"),
+        "{text}"
+    );
+    let joined = report
+        .threads()
+        .iter()
+        .find(|t| t.wants().starts_with("Mutex"))
+        .expect("the joined thread wants the lock");
+    assert_eq!(joined.holds(), None, "{text}");
 }
 
 /// The same through a `Future`: the caller holds a lock and waits for a task that asks
@@ -588,4 +600,9 @@ fn a_future_in_the_cycle_is_followed() {
     drop(held);
     let report = outcome.unwrap_err();
     assert_names(&report, &["Future of task", "Mutex \"held-while-waiting\""]);
+    let text = report.to_string();
+    assert!(
+        text.contains("can end") && !text.contains("holds Future"),
+        "{text}"
+    );
 }

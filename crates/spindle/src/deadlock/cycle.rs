@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::error::{DeadlockError, DeadlockKind, DeadlockedThread};
+use super::error::{BlockedBy, DeadlockError, DeadlockKind, DeadlockedThread};
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::wait::Holder;
@@ -120,8 +120,14 @@ fn report(path: Vec<Step>) -> DeadlockError {
                 state: step.state,
                 wants: step.wants.clone(),
                 waiting_at: step.at,
-                holds: Some((prev.wants.clone(), prev.holder.since)),
-                blocked_by: Some(next.thread.name().to_string()),
+                // What the previous thread wants is this one's only if it owns it (a
+                // lock); a joined thread or a task's runner just has to finish.
+                holds: (prev.holder.owns).then(|| (prev.wants.clone(), prev.holder.since)),
+                blocked_by: Some(if step.holder.owns {
+                    BlockedBy::Holder(next.thread.name().to_string())
+                } else {
+                    BlockedBy::Actor(next.thread.name().to_string())
+                }),
             }
         })
         .collect();

@@ -74,8 +74,18 @@ pub struct DeadlockedThread {
     pub(crate) waiting_at: &'static Location<'static>,
     /// What it holds that the previous thread of the cycle wants, and where it took it.
     pub(crate) holds: Option<(String, Option<&'static Location<'static>>)>,
-    /// The name of the thread holding what this one wants.
-    pub(crate) blocked_by: Option<String>,
+    /// The thread that must act before this one's wait can end.
+    pub(crate) blocked_by: Option<BlockedBy>,
+}
+
+/// Who a thread of a cycle waits for, and how.
+#[derive(Debug, Clone)]
+pub(crate) enum BlockedBy {
+    /// This thread holds what the waiting one wants (a lock), by name.
+    Holder(String),
+    /// Only this thread can end the wait, holding nothing (a joined thread, the runner
+    /// of an awaited task), by name.
+    Actor(String),
 }
 
 impl DeadlockedThread {
@@ -235,7 +245,7 @@ impl fmt::Display for DeadlockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.threads.len();
         match self.kind {
-            DeadlockKind::Cycle if n == 1 => {
+            DeadlockKind::Cycle if n == 1 && self.threads[0].holds.is_some() => {
                 let t = &self.threads[0];
                 writeln!(
                     f,
@@ -264,8 +274,10 @@ impl fmt::Display for DeadlockError {
                         write!(f, " holds {holds}{} and", since(t.held_since()))?;
                     }
                     write!(f, " wants {} (waiting at {})", t.wants, t.waiting_at)?;
-                    if let Some(by) = &t.blocked_by {
-                        write!(f, ", held by \"{by}\"")?;
+                    match &t.blocked_by {
+                        Some(BlockedBy::Holder(by)) => write!(f, ", held by \"{by}\"")?,
+                        Some(BlockedBy::Actor(by)) => write!(f, ", which only \"{by}\" can end")?,
+                        None => {}
                     }
                 }
                 Ok(())

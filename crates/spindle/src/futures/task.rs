@@ -49,10 +49,7 @@ impl Waitable for TaskInfo {
     fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
         let thread = self.runner.load(Ordering::Relaxed);
         if thread != 0 {
-            out.push(Holder {
-                thread,
-                since: None,
-            });
+            out.push(Holder::actor(thread));
         }
     }
 }

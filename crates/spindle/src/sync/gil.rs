@@ -315,11 +315,11 @@ impl Waitable for GilWait<'_> {
         let holder = self.0.holder.load(Ordering::Relaxed);
         if holder != 0 {
             let at = self.0.holder_at.load(Ordering::Relaxed);
-            out.push(Holder {
-                thread: holder,
+            out.push(Holder::owner(
+                holder,
                 // SAFETY: only null or `&'static Location`s are stored.
-                since: unsafe { at.as_ref() },
-            });
+                unsafe { at.as_ref() },
+            ));
         }
     }
 }

@@ -322,11 +322,11 @@ impl Waitable for RawMutex {
         let owner = self.owner();
         if owner != 0 {
             let at = self.acquired_at.load(Ordering::Relaxed);
-            out.push(Holder {
-                thread: owner,
+            out.push(Holder::owner(
+                owner,
                 // SAFETY: only null or `&'static Location`s are ever stored.
-                since: unsafe { at.as_ref() },
-            });
+                unsafe { at.as_ref() },
+            ));
         }
     }
 }

@@ -94,21 +94,18 @@ impl Waitable for PhaseWait<'_> {
                 let writer = self.lock.writer.load(Ordering::Relaxed);
                 if writer != 0 {
                     let at = self.lock.writer_at.load(Ordering::Relaxed);
-                    out.push(Holder {
-                        thread: writer,
+                    out.push(Holder::owner(
+                        writer,
                         // SAFETY: only null or `&'static Location`s are stored.
-                        since: unsafe { at.as_ref() },
-                    });
+                        unsafe { at.as_ref() },
+                    ));
                 }
             }
             Phase::Drain => {
                 let key = self.lock.key();
                 for t in threads {
                     if let Some(at) = t.reads.find(key) {
-                        out.push(Holder {
-                            thread: t.id,
-                            since: Some(at),
-                        });
+                        out.push(Holder::owner(t.id, Some(at)));
                     }
                 }
             }

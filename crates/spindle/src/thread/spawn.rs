@@ -387,10 +387,7 @@ impl Waitable for JoinWait<'_> {
     }
 
     fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
-        out.push(Holder {
-            thread: self.0.id,
-            since: None,
-        });
+        out.push(Holder::actor(self.0.id));
     }
 }
 
