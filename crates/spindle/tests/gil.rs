@@ -167,6 +167,51 @@ fn io_thread_gets_the_gil_back_soon() {
     );
 }
 
+/// The convoy effect itself, measured where it would show plainly: with a long switch
+/// interval (200 ms), a thread that waited its turn like everyone else would get the GIL
+/// back only when a CPU-bound holder's interval ran out, so its typical wait would be a
+/// good part of an interval. Asking ahead of the queue, its median wait stays under
+/// half an interval (here it is tens of microseconds; the bound is for noisy machines).
+#[test]
+fn io_thread_never_waits_out_a_switch_interval() {
+    let interval = Duration::from_millis(200);
+    let gil = Arc::new(Gil::with_switch_interval(interval));
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+    let hogs: Vec<_> = rounds.iter().map(|r| cpu_bound(&gil, &stop, r)).collect();
+    assert!(wait_until(PATIENCE, || rounds
+        .iter()
+        .all(|r| r.load(Ordering::Relaxed) > 0)));
+
+    let gil2 = Arc::clone(&gil);
+    let io = thread::spawn(move || {
+        let mut g = gil2.acquire();
+        let mut waits: Vec<Duration> = (0..15)
+            .map(|_| {
+                let back = g.allow_threads(|| {
+                    thread::sleep(Duration::from_millis(1));
+                    Instant::now()
+                });
+                let waited = back.elapsed();
+                g.tick();
+                waited
+            })
+            .collect();
+        waits.sort();
+        waits[waits.len() / 2]
+    });
+    let median = io.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for h in hogs {
+        h.join().unwrap();
+    }
+    eprintln!("median wait to get the GIL back: {median:?} (interval {interval:?})");
+    assert!(
+        median < interval / 2,
+        "median wait {median:?} to get the GIL back: the convoy effect (interval {interval:?})"
+    );
+}
+
 #[test]
 fn acquire_on_a_held_gil_reads_blocked() {
     let gil = Arc::new(Gil::new());
