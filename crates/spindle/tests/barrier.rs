@@ -243,7 +243,7 @@ fn the_action_may_use_its_own_barrier() {
             .expect("set before use");
         seen2
             .lock()
-            .push((b.n_waiting(), b.is_broken(), format!("{b:?}").len() > 0));
+            .push((b.n_waiting(), b.is_broken(), !format!("{b:?}").is_empty()));
         if abort2.load(Ordering::SeqCst) == 1 {
             b.abort();
         }

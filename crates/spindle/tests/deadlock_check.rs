@@ -238,3 +238,33 @@ fn check_is_empty_while_threads_only_contend() {
     assert!(patient.join().unwrap());
     assert!(*m.lock() > 0);
 }
+
+/// A `Watchdog` reports a stall once, without anyone polling, and does not hide it from
+/// another thread's `check()` (it only watches).
+#[test]
+fn a_watchdog_reports_a_stall_once_and_hides_nothing() {
+    let (found, reports) = std::sync::mpsc::channel();
+    let watchdog = deadlock::Watchdog::start(Duration::from_millis(10), move |report| {
+        let _ = found.send((report.kind(), report.thread_names()));
+    });
+    let never = Arc::new(Event::named("never-set"));
+    let n1 = Arc::clone(&never);
+    let stuck = named("stuck-forever", move || n1.wait());
+    let (kind, names) = reports
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the watchdog reported nothing");
+    assert_eq!(kind, DeadlockKind::Stall);
+    assert_eq!(names, ["stuck-forever"]);
+    // Still there on later rounds, but reported only once.
+    assert!(reports.recv_timeout(Duration::from_millis(200)).is_err());
+    // Another daemon's check still sees it while the watchdog runs.
+    let checker = Thread::new(deadlock::check).daemon(true).start().unwrap();
+    let seen = checker.join().unwrap();
+    assert!(
+        seen.iter().any(|d| d.kind() == DeadlockKind::Stall),
+        "{seen:#?}"
+    );
+    watchdog.stop();
+    never.set();
+    stuck.join().unwrap();
+}

@@ -39,7 +39,7 @@ pub struct DeadlockError {
 /// let err = m.lock_checked().unwrap_err();
 /// assert_eq!(err.kind(), DeadlockKind::Cycle); // a cycle of one thread
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeadlockKind {
     /// Each thread waits for something the next one holds, and the last for the first's.
     Cycle,

@@ -22,6 +22,7 @@
 mod cycle;
 mod error;
 pub(crate) mod lock_order;
+mod watchdog;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use error::{DeadlockError, DeadlockKind, DeadlockedThread};
 pub use lock_order::set_lock_order_handler;
+pub use watchdog::Watchdog;
 
 use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
@@ -116,8 +118,8 @@ pub(crate) fn find_lock_cycle(me: &Arc<ThreadRecord>) -> Option<DeadlockError> {
 /// Cycles are found from any thread. A stall is found only when nothing that could still
 /// act is left: a non-daemon thread that runs (such as the caller, if it is one) or
 /// waits with a timeout rules it out, and so does a daemon thread that does, except the
-/// caller itself. So look for stalls from a daemon thread, such as a watchdog that calls
-/// `check()` every few seconds. Threads spindle has never seen (a `std::thread` that
+/// caller itself. So look for stalls from a daemon thread: a [`Watchdog`] calls `check()`
+/// every so often and reports what it finds. Threads spindle has never seen (a `std::thread` that
 /// never used it, a main thread that never did) are invisible to it.
 ///
 /// ```
@@ -178,8 +180,9 @@ fn scan() -> Vec<DeadlockError> {
 /// Seen from the threads spindle can see (the ones it started, and any other that has
 /// used it; a main thread that never did is invisible). Not a stall, so never reported:
 /// - a non-daemon thread that runs or waits with a timeout (it may still act);
-/// - a daemon thread that does, other than the caller, which only watches (a daemon is
-///   not required to be parked, but while it runs it may set the event the others want);
+/// - a daemon thread that does, other than the caller and any [`Watchdog`], which only
+///   watch (a daemon is not required to be parked, but while it runs it may set the
+///   event the others want);
 /// - a parked thread whose wait a running thread will end (joining the watcher itself).
 fn stall(graph: &Graph) -> Option<DeadlockError> {
     let watcher = registry::current_id();
@@ -196,7 +199,7 @@ fn stall(graph: &Graph) -> Option<DeadlockError> {
         match (for_good, counted) {
             (true, _) => parked.push((t, counted)),
             (false, true) => return None,
-            (false, false) if t.id == watcher => {}
+            (false, false) if t.id == watcher || watchdog::is_watchdog(t.id) => {}
             (false, false) => return None,
         }
     }

@@ -1,25 +1,32 @@
 //! Where a worker's reply meets the caller's [`Future`]: the one place the process pool
-//! touches the futures module's executor side (its `Promise`).
+//! touches the futures module's executor side (its `Promise`), and where a task's end
+//! reaches the trace hook.
 
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
 use crate::futures::{Future, Promise, TaskError, TaskInfo, next_task_id};
+use crate::trace::{self, EventKind};
 
 /// The executor's end of one submitted task, its result type erased.
 pub(crate) trait Completion: Send {
+    /// The task's id (the futures module's, as [`Future::task_id`] reports it).
+    fn task(&self) -> u64;
     /// Marks the future running, answered for by thread `runner` (the supervisor of the
     /// worker it goes to); false if it was cancelled first (then drop it).
     fn start(&mut self, runner: u64) -> bool;
     /// Cancels a future that never started (shutdown with `cancel_futures`).
     fn cancel(self: Box<Self>);
-    /// Fails the task.
+    /// Fails a task that no worker ran (the pool is broken, or it could not be sent).
     fn fail(self: Box<Self>, error: TaskError);
-    /// Decodes the worker's result bytes and completes the future with them. On `Err`
+    /// Completes a task its worker ran with the worker's result bytes, decoded. On `Err`
     /// (bytes that do not decode) the future has failed, saying so, and the error text
     /// is returned for the worker's supervisor.
     fn deliver(self: Box<Self>, result: &[u8]) -> Result<(), String>;
+    /// Fails a task its worker ran: it panicked, could not run, timed out, or its
+    /// worker died.
+    fn fail_running(self: Box<Self>, error: TaskError);
 }
 
 /// A pending future of the pool described by `origin`, and the completion that
@@ -28,8 +35,9 @@ pub(crate) fn pending<O>(origin: &Arc<str>) -> (Future<O>, Box<dyn Completion>)
 where
     O: DeserializeOwned + Send + 'static,
 {
-    let (future, promise) = Future::pending(TaskInfo::new(next_task_id(), Arc::clone(origin)));
-    (future, Box::new(Typed { promise }))
+    let task = next_task_id();
+    let (future, promise) = Future::pending(TaskInfo::new(task, Arc::clone(origin)));
+    (future, Box::new(Typed { task, promise }))
 }
 
 /// A future that has already failed: the task could not even be queued.
@@ -43,10 +51,15 @@ where
 }
 
 struct Typed<O> {
+    task: u64,
     promise: Promise<O>,
 }
 
 impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
+    fn task(&self) -> u64 {
+        self.task
+    }
+
     fn start(&mut self, runner: u64) -> bool {
         let run = self.promise.set_running_or_notify_cancel();
         if run {
@@ -66,16 +79,31 @@ impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
     fn deliver(self: Box<Self>, result: &[u8]) -> Result<(), String> {
         match postcard::from_bytes::<O>(result) {
             Ok(value) => {
-                self.promise.set_result(Ok(value));
+                self.complete(Ok(value));
                 Ok(())
             }
             Err(e) => {
                 let why = format!("garbage frame: the result does not decode ({e})");
                 let error = TaskError::WorkerDied(format!("{why}; the worker was stopped"));
-                self.promise.set_result(Err(error));
+                self.complete(Err(error));
                 Err(why)
             }
         }
+    }
+
+    fn fail_running(self: Box<Self>, error: TaskError) {
+        self.complete(Err(error));
+    }
+}
+
+impl<O> Typed<O> {
+    /// Completes a task a worker ran, on the thread that heard its end (its worker's
+    /// supervisor). The trace hook hears `TaskFinished` first, so that a recording
+    /// stopped once the future is done holds it.
+    fn complete(self, result: Result<O, TaskError>) {
+        let (task, ok) = (self.task, result.is_ok());
+        trace::emit(|| EventKind::TaskFinished { task, ok });
+        self.promise.set_result(result);
     }
 }
 

@@ -64,9 +64,9 @@ where
                 return;
             }
             let timeout = self.pool.default_timeout();
-            let future = self
-                .pool
-                .submit_raw(self.task.name(), &chunk[..], true, timeout);
+            let future =
+                self.pool
+                    .submit_raw(self.task.name(), &chunk[..], Some(chunk.len()), timeout);
             self.chunks.push_back((future, chunk.len()));
         }
     }

@@ -72,6 +72,18 @@
 //! [`shutdown`](ProcessPoolExecutor::shutdown) with `wait` (or a drop), every worker
 //! has exited and been reaped: no zombie, no orphan.
 //!
+//! # Tracing
+//!
+//! The [trace hook](crate::trace::set_hook) and the
+//! [`Recorder`](crate::trace::Recorder) hear process tasks as they hear thread-pool
+//! ones, with the same task ids as [`Future::task_id`](crate::futures::Future::task_id):
+//! `TaskSubmitted` on the submitting thread (one per `submit`, one per chunk of a
+//! `map`), then `TaskStarted` and `TaskFinished` on the supervisor thread of the worker
+//! that ran it (`process-pool-supervisor-N`), whose track a recording draws the task
+//! on; `ok` is false when the task panicked, timed out or its worker died. A task
+//! submitted while a hook listens asks its worker to say when it starts it (one more
+//! small frame on the pipe); with no hook, tracing costs a relaxed load per submission.
+//!
 //! # Which pool should I use?
 //!
 //! Rust has no GIL: threads run CPU-bound work in parallel, so

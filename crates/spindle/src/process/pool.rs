@@ -17,6 +17,7 @@ use super::{supervisor, timer, worker};
 use crate::futures::{Future, TaskError};
 use crate::sync::Mutex;
 use crate::thread::{JoinHandle, Thread};
+use crate::trace::{self, EventKind};
 
 /// A pool of worker processes running registered [`task!`](crate::task)s, with the
 /// same [`Future`], [`as_completed`](crate::futures::as_completed) and
@@ -161,6 +162,7 @@ impl ProcessPoolBuilder {
             let mut frame = FrameBuf::new(&Request {
                 task,
                 chunked: false,
+                announce: false,
             });
             frame.bytes_mut().extend_from_slice(&arg);
             Arc::new(
@@ -294,7 +296,7 @@ impl ProcessPoolExecutor {
         A: Serialize,
         O: DeserializeOwned + Send + 'static,
     {
-        self.submit_raw(task.name(), &arg, false, self.default_timeout)
+        self.submit_raw(task.name(), &arg, None, self.default_timeout)
     }
 
     /// As [`submit`](ProcessPoolExecutor::submit), with this task's own timeout in place
@@ -323,23 +325,34 @@ impl ProcessPoolExecutor {
         A: Serialize,
         O: DeserializeOwned + Send + 'static,
     {
-        self.submit_raw(task.name(), &arg, false, Some(timeout))
+        self.submit_raw(task.name(), &arg, None, Some(timeout))
     }
 
-    /// Queues a request for task `name` (run on each item of a chunk if `chunked`),
-    /// whose reply decodes as `R`.
+    /// Queues a request for task `name` (run on each of a chunk's items if `chunk` is
+    /// `Some(items)`), whose reply decodes as `R`.
+    ///
+    /// Traced, it is a task of its own: the trace hook hears `TaskSubmitted` here, and
+    /// its worker's supervisor hears `TaskStarted` (when the worker says it started it)
+    /// and `TaskFinished`.
     pub(crate) fn submit_raw<A, R>(
         &self,
         task: &str,
         arg: &A,
-        chunked: bool,
+        chunk: Option<usize>,
         timeout: Option<Duration>,
     ) -> Future<R>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned + Send + 'static,
     {
-        let frame = FrameBuf::new(&Request { task, chunked })
+        // Decided once, here: a task whose submission was heard has its start heard.
+        let announce = trace::enabled();
+        let request = Request {
+            task,
+            chunked: chunk.is_some(),
+            announce,
+        };
+        let frame = FrameBuf::new(&request)
             .push(arg)
             .map_err(|e| TaskError::WorkerDied(format!("the argument does not encode: {e}")))
             .and_then(|f| {
@@ -354,11 +367,21 @@ impl ProcessPoolExecutor {
             self.start_timer();
         }
         let (future, completion) = completion::pending::<R>(&self.shared.origin);
+        let id = completion.task();
+        trace::emit(|| EventKind::TaskSubmitted {
+            task: id,
+            name: match chunk {
+                None => task.to_owned(),
+                Some(1) => format!("{task} (map, 1 item)"),
+                Some(items) => format!("{task} (map, {items} items)"),
+            },
+        });
         let job = Job {
             frame,
             timeout,
             completion,
             started: false,
+            announce,
         };
         {
             let mut st = self.shared.state.lock();

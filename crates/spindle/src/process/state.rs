@@ -40,6 +40,8 @@ pub(crate) struct Job {
     pub(crate) completion: Box<dyn Completion>,
     /// Already marked running: sent to a worker that died before starting it.
     pub(crate) started: bool,
+    /// The request asks its worker to reply `Started` first (the task is traced).
+    pub(crate) announce: bool,
 }
 
 /// A request in a worker's pipe, in the order the worker runs them.
@@ -52,6 +54,8 @@ pub(crate) enum InFlight {
         timeout: Option<Duration>,
         /// The timer killed the worker because this task ran past its deadline.
         timed_out: bool,
+        /// The worker is to reply `Started` when it starts this task, and has not yet.
+        announce: bool,
     },
 }
 
@@ -219,6 +223,7 @@ impl Shared {
                 frame: job.frame,
                 timeout: job.timeout,
                 timed_out: false,
+                announce: job.announce,
             });
             if live.in_flight.len() == 1 {
                 live.start_head(now);

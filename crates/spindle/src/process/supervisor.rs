@@ -3,6 +3,10 @@
 //! killed by the timer) fails only the task it was running, re-queues the ones behind
 //! it, reaps the process and starts a replacement.
 //!
+//! It is the thread the trace hook hears a process task's `TaskStarted` and
+//! `TaskFinished` on (its worker runs the task; its supervisor answers for it), so a
+//! recording shows each worker's tasks as spans on its supervisor's track.
+//!
 //! The supervisor is also the thread that forks its workers, and it outlives each of
 //! them: Linux delivers the parent-death signal when the forking *thread* ends.
 
@@ -16,6 +20,7 @@ use super::state::{self, InFlight, Job, Live, Shared, Writes};
 use super::wire::{self, FrameError, Reply};
 use crate::futures::TaskError;
 use crate::thread::Panicked;
+use crate::trace::{self, EventKind};
 
 /// How a worker's reply stream ended.
 enum End {
@@ -157,8 +162,19 @@ fn read_replies(
             Ok(parts) => parts,
             Err(e) => return protocol(e, false),
         };
-        if matches!(reply, Reply::Ready) {
-            return protocol(FrameError::Garbage("a second Ready".into()), false);
+        match reply {
+            Reply::Ready => return protocol(FrameError::Garbage("a second Ready".into()), false),
+            Reply::Started => match announced(shared, slot) {
+                Some(task) => {
+                    trace::emit(|| EventKind::TaskStarted { task });
+                    continue;
+                }
+                None => {
+                    let why = "a Started reply to no task that asked for one";
+                    return protocol(FrameError::Garbage(why.into()), false);
+                }
+            },
+            _ => {}
         }
         let (head, writes, wake_timer) = {
             let mut st = shared.state.lock();
@@ -188,13 +204,31 @@ fn read_replies(
             }
             (InFlight::Task { completion, .. }, Reply::Panicked { message }) => {
                 let panicked = Panicked::new(message.to_owned(), thread_name.clone());
-                completion.fail(TaskError::Panicked(panicked));
+                completion.fail_running(TaskError::Panicked(panicked));
             }
             (InFlight::Task { completion, .. }, Reply::Failed { message }) => {
-                completion.fail(completion::worker_refused(message));
+                completion.fail_running(completion::worker_refused(message));
             }
-            (_, Reply::Ready) => unreachable!("refused before taking the head"),
+            (_, Reply::Ready | Reply::Started) => unreachable!("handled before taking the head"),
         }
+    }
+}
+
+/// The task the worker in `slot` has just started, if it is one whose `Started` reply
+/// was asked for and not yet heard (a worker never sends one unasked).
+fn announced(shared: &Shared, slot: usize) -> Option<u64> {
+    let mut st = shared.state.lock();
+    let live = st.slots[slot].as_mut().expect("a supervisor's own slot");
+    match live.in_flight.front_mut() {
+        Some(InFlight::Task {
+            completion,
+            announce,
+            ..
+        }) if *announce => {
+            *announce = false;
+            Some(completion.task())
+        }
+        _ => None,
     }
 }
 
@@ -244,6 +278,7 @@ fn settle(shared: &Shared, live: Live, end: End, status: &str) {
                 completion,
                 frame,
                 timeout,
+                announce,
                 ..
             } = request
             {
@@ -252,6 +287,7 @@ fn settle(shared: &Shared, live: Live, end: End, status: &str) {
                     timeout,
                     completion,
                     started: true,
+                    announce,
                 });
             }
         }
@@ -263,7 +299,7 @@ fn settle(shared: &Shared, live: Live, end: End, status: &str) {
         state::fail_all(jobs, why);
     }
     if let Some((completion, error)) = failed {
-        completion.fail(error);
+        completion.fail_running(error);
     }
     // Other workers may have room for the re-queued requests now.
     shared.dispatch_and_write();

@@ -24,6 +24,10 @@ pub(crate) struct Request<'a> {
     /// The argument is a sequence: run the task on each item, and reply with the
     /// sequence of their outcomes (`Result<O, String>`, the error a panic message).
     pub(crate) chunked: bool,
+    /// Reply [`Reply::Started`] before running the task: the parent is tracing it, and
+    /// learns this way when its worker started it (a task queued behind another in the
+    /// pipe starts when the worker gets to it, which only the worker knows).
+    pub(crate) announce: bool,
 }
 
 /// The header of a frame from a worker; for `Done`, the result bytes follow it.
@@ -38,6 +42,9 @@ pub(crate) enum Reply<'a> {
     Failed { message: &'a str },
     /// The worker is set up and serving: its first frame.
     Ready,
+    /// The worker starts the task at the head of its pipe now, as its request asked
+    /// (`announce`); the task's own reply follows.
+    Started,
 }
 
 /// The header `Reply::Done` encodes to: postcard writes a variant as its index.
@@ -205,6 +212,7 @@ mod tests {
             &Request {
                 task: "m::square",
                 chunked: false,
+                announce: true,
             },
             &(7u64, "x".to_owned()),
         );
@@ -212,6 +220,7 @@ mod tests {
         read_frame(&mut &bytes[..], &mut buf, DEFAULT_MAX_FRAME).unwrap();
         let (req, body): (Request<'_>, _) = split(&buf).unwrap();
         assert_eq!(req.task, "m::square");
+        assert!(req.announce);
         let arg: (u64, String) = postcard::from_bytes(body).unwrap();
         assert_eq!(arg, (7, "x".to_owned()));
     }
@@ -238,6 +247,7 @@ mod tests {
         let err = FrameBuf::new(&Request {
             task: "t",
             chunked: false,
+            announce: false,
         })
         .push(&vec![0u8; 100])
         .unwrap()
@@ -252,6 +262,7 @@ mod tests {
             &Request {
                 task: "t",
                 chunked: false,
+                announce: false,
             },
             &1u8,
         );

@@ -1,6 +1,7 @@
 //! The worker side: what [`init`](super::init) turns a re-executed copy of the program
 //! into. It reads requests from fd 3, runs each task under `catch_unwind`, and writes
-//! replies to fd 4, until the pool closes fd 3.
+//! replies to fd 4, until the pool closes fd 3. A request the parent traces gets a
+//! `Started` reply as the worker starts it, before its result.
 //!
 //! The protocol has its own descriptors so that nothing a task prints can corrupt it: a
 //! task's stdout and stderr are the pool's own. Both protocol descriptors are
@@ -77,6 +78,9 @@ pub(crate) fn serve() -> i32 {
     if replies.write_all(&ready).is_err() {
         return 0; // the pool is already gone
     }
+    let started = FrameBuf::new(&Reply::Started)
+        .finish(max_frame)
+        .expect("a tiny frame");
     let mut requests = BufReader::with_capacity(64 * 1024, requests);
     let mut frame = Vec::new();
     let mut out = Vec::new();
@@ -92,13 +96,18 @@ pub(crate) fn serve() -> i32 {
                 return BROKEN_WORKER;
             }
         }
-        out = match wire::split::<Request<'_>>(&frame) {
-            Ok((request, arg)) => run(&request, arg, out, max_frame),
+        let (request, arg) = match wire::split::<Request<'_>>(&frame) {
+            Ok(parts) => parts,
             Err(e) => {
                 eprintln!("spindle worker {}: {e}", std::process::id());
                 return BROKEN_WORKER;
             }
         };
+        // The parent traces this task: tell it when it starts.
+        if request.announce && replies.write_all(&started).is_err() {
+            return 0;
+        }
+        out = run(&request, arg, out, max_frame);
         if replies.write_all(&out).is_err() {
             // The pool is gone: nobody wants the result.
             return 0;

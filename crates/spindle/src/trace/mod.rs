@@ -71,4 +71,4 @@ pub use event::{EventKind, TraceEvent};
 pub use hook::{clear_hook, set_hook};
 pub(crate) use hook::{emit, enabled};
 pub use recorder::Recorder;
-pub use timeline::{Timeline, TimelineRow, TimelineSpan};
+pub use timeline::{Timeline, TimelineRead, TimelineRow, TimelineSpan};

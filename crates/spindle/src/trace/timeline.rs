@@ -102,13 +102,56 @@ impl TimelineSpan {
     }
 }
 
+/// What [`Timeline::read_chrome_json`] made of a trace: the timeline, and the events it
+/// left out, those it does not draw by design apart from those it could not use.
+///
+/// ```
+/// use spindle::trace::Timeline;
+///
+/// let read = Timeline::read_chrome_json(r#"[{"ph": "X", "ts": "abc"}, 5]"#).unwrap();
+/// assert!(read.timeline.rows.is_empty());
+/// assert_eq!((read.events, read.skipped), (2, 2));
+/// assert_eq!(read.first_skipped, Some((0, "\"ts\" is not a number")));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TimelineRead {
+    /// The timeline, as [`Timeline::from_chrome_json`] returns it.
+    pub timeline: Timeline,
+    /// How many events the trace holds.
+    pub events: usize,
+    /// Well-formed events of kinds a timeline does not draw: instants, counters, flows,
+    /// process metadata.
+    pub ignored: usize,
+    /// Events meant to be drawn that could not be.
+    pub skipped: usize,
+    /// Why events were skipped, each reason with its count, in the order first met.
+    pub reasons: Vec<(&'static str, usize)>,
+    /// The first skipped event: its index in the trace's event list, and why.
+    pub first_skipped: Option<(usize, &'static str)>,
+}
+
+impl TimelineRead {
+    fn skip(&mut self, index: usize, why: &'static str) {
+        self.skipped += 1;
+        match self.reasons.iter_mut().find(|(r, _)| *r == why) {
+            Some((_, n)) => *n += 1,
+            None => self.reasons.push((why, 1)),
+        }
+        if self.first_skipped.is_none_or(|(first, _)| index < first) {
+            self.first_skipped = Some((index, why));
+        }
+    }
+}
+
 impl Timeline {
     /// Reads a Chrome trace-event JSON trace: what
     /// [`Recorder::to_chrome_json`](super::Recorder::to_chrome_json) writes, or any other
     /// trace in the format (an array of events, or an object with `traceEvents`). Rows
     /// come from `thread_name` metadata and from the threads that have spans; spans come
     /// from complete (`X`) events and from matched begin/end (`B`/`E`) pairs; events of
-    /// category `task` are tasks. Other events are skipped.
+    /// category `task` are tasks. Other events are left out: to learn how many, and why,
+    /// use [`read_chrome_json`](Timeline::read_chrome_json).
     ///
     /// ```
     /// use spindle::trace::Timeline;
@@ -124,6 +167,31 @@ impl Timeline {
     /// assert_eq!(t.end_us(), 100.0);
     /// ```
     pub fn from_chrome_json(json: &str) -> Result<Timeline, TimelineError> {
+        Timeline::read_chrome_json(json).map(|read| read.timeline)
+    }
+
+    /// As [`from_chrome_json`](Timeline::from_chrome_json), and says what it left out:
+    /// events of kinds a timeline does not draw (instants, counters, flows, process
+    /// metadata), and events meant to be drawn that cannot be (not an object, no phase,
+    /// a timestamp that is not a number, no thread id, an `E` without its `B`...),
+    /// counted by reason, with the first of them.
+    ///
+    /// ```
+    /// use spindle::trace::Timeline;
+    ///
+    /// let json = r#"{"traceEvents": [
+    ///     {"name": "Runnable", "ph": "X", "tid": 1, "ts": 0, "dur": 5},
+    ///     {"name": "tick", "ph": "i", "tid": 1, "ts": 2},
+    ///     {"name": "Blocked", "ph": "X", "tid": 1, "ts": "soon"},
+    ///     5
+    /// ]}"#;
+    /// let read = Timeline::read_chrome_json(json).unwrap();
+    /// assert_eq!(read.timeline.rows[0].states.len(), 1);
+    /// assert_eq!((read.events, read.ignored, read.skipped), (4, 1, 2));
+    /// assert_eq!(read.first_skipped, Some((2, "\"ts\" is not a number")));
+    /// assert_eq!(read.reasons, [("\"ts\" is not a number", 1), ("not a JSON object", 1)]);
+    /// ```
+    pub fn read_chrome_json(json: &str) -> Result<TimelineRead, TimelineError> {
         let root: Value =
             serde_json::from_str(json).map_err(|e| TimelineError::InvalidJson(e.to_string()))?;
         let events = match &root {
@@ -138,24 +206,41 @@ impl Timeline {
                 ));
             }
         };
+        let mut read = TimelineRead {
+            timeline: Timeline::default(),
+            events: events.len(),
+            ignored: 0,
+            skipped: 0,
+            reasons: Vec::new(),
+            first_skipped: None,
+        };
         let mut rows: BTreeMap<(u64, u64), RowBuilder> = BTreeMap::new();
-        for event in events {
-            let (Some(ph), Some(tid)) = (event["ph"].as_str(), id(&event["tid"])) else {
-                continue;
+        for (index, event) in events.iter().enumerate() {
+            let used = match (event["ph"].as_str(), id(&event["tid"])) {
+                (Some(ph), Some(tid)) => rows
+                    .entry((id(&event["pid"]).unwrap_or(0), tid))
+                    .or_default()
+                    .add(index, ph, event),
+                (ph, _) => without_thread(ph, event),
             };
-            let row = rows
-                .entry((id(&event["pid"]).unwrap_or(0), tid))
-                .or_default();
-            row.add(ph, event);
+            match used {
+                Ok(true) => {}
+                Ok(false) => read.ignored += 1,
+                Err(why) => read.skip(index, why),
+            }
+        }
+        for row in rows.values_mut() {
+            for (index, _, _) in std::mem::take(&mut row.open) {
+                read.skip(index, "a \"B\" that no \"E\" ends");
+            }
         }
         let mut rows: Vec<_> = rows.into_iter().collect();
         rows.sort_by_key(|((pid, tid), row)| (*pid, row.sort_index.unwrap_or(*tid as i64), *tid));
-        Ok(Timeline {
-            rows: rows
-                .into_iter()
-                .map(|((_, tid), row)| row.finish(tid))
-                .collect(),
-        })
+        read.timeline.rows = rows
+            .into_iter()
+            .map(|((_, tid), row)| row.finish(tid))
+            .collect();
+        Ok(read)
     }
 
     /// When the earliest span begins, in microseconds (0 for a timeline without spans).
@@ -222,6 +307,10 @@ impl Timeline {
     }
 }
 
+/// What reading one event came to: `Ok(true)` drawn (or metadata that is), `Ok(false)`
+/// of a kind a timeline does not draw, `Err` why it could not be used.
+type EventUse = Result<bool, &'static str>;
+
 /// One row as it is read from the trace.
 #[derive(Default)]
 struct RowBuilder {
@@ -229,39 +318,54 @@ struct RowBuilder {
     sort_index: Option<i64>,
     states: Vec<TimelineSpan>,
     tasks: Vec<TimelineSpan>,
-    /// Spans begun by `B` events, waiting for their `E`; each with whether it is a task.
-    open: Vec<(bool, TimelineSpan)>,
+    /// Spans begun by `B` events, waiting for their `E`; each with the `B`'s index in the
+    /// trace and whether it is a task.
+    open: Vec<(usize, bool, TimelineSpan)>,
 }
 
 impl RowBuilder {
-    fn add(&mut self, ph: &str, event: &Value) {
+    /// Reads event `index`, of phase `ph`, on this row's thread.
+    fn add(&mut self, index: usize, ph: &str, event: &Value) -> EventUse {
         match ph {
             "M" => match event["name"].as_str() {
                 Some("thread_name") => {
-                    self.name = event["args"]["name"].as_str().map(str::to_owned);
+                    let name = event["args"]["name"].as_str();
+                    self.name = Some(name.ok_or("a thread_name without a name")?.to_owned());
+                    Ok(true)
                 }
-                Some("thread_sort_index") => self.sort_index = event["args"]["sort_index"].as_i64(),
-                _ => {}
+                Some("thread_sort_index") => {
+                    let index = event["args"]["sort_index"].as_i64();
+                    self.sort_index = Some(index.ok_or("a thread_sort_index without an index")?);
+                    Ok(true)
+                }
+                _ => Ok(false),
             },
             "X" => {
-                if let Some(start_us) = number(&event["ts"]) {
-                    let dur_us = number(&event["dur"]).unwrap_or(0.0).max(0.0);
-                    self.place(is_task(event), span(event, start_us, dur_us));
-                }
+                let start_us = timestamp(event)?;
+                let dur_us = match &event["dur"] {
+                    Value::Null => 0.0,
+                    dur => number(dur).ok_or("\"dur\" is not a number")?.max(0.0),
+                };
+                self.place(is_task(event), span(event, start_us, dur_us));
+                Ok(true)
             }
             "B" => {
-                if let Some(start_us) = number(&event["ts"]) {
-                    self.open.push((is_task(event), span(event, start_us, 0.0)));
-                }
+                let start_us = timestamp(event)?;
+                self.open
+                    .push((index, is_task(event), span(event, start_us, 0.0)));
+                Ok(true)
             }
             "E" => {
-                if let (Some(end_us), Some((task, mut s))) = (number(&event["ts"]), self.open.pop())
-                {
-                    s.dur_us = (end_us - s.start_us).max(0.0);
-                    self.place(task, s);
-                }
+                let end_us = timestamp(event)?;
+                let (_, task, mut s) = self
+                    .open
+                    .pop()
+                    .ok_or("an \"E\" with no \"B\" open on its thread")?;
+                s.dur_us = (end_us - s.start_us).max(0.0);
+                self.place(task, s);
+                Ok(true)
             }
-            _ => {}
+            ph => undrawn(ph),
         }
     }
 
@@ -288,6 +392,52 @@ impl RowBuilder {
             states: self.states,
             tasks: self.tasks,
         }
+    }
+}
+
+/// Reads an event that names no thread (or no phase): fine only for kinds that are not
+/// drawn anyway.
+fn without_thread(ph: Option<&str>, event: &Value) -> EventUse {
+    let Some(ph) = ph else {
+        return Err(match event {
+            Value::Object(o) if o.contains_key("ph") => "\"ph\" is not a string",
+            Value::Object(_) => "no \"ph\"",
+            _ => "not a JSON object",
+        });
+    };
+    let no_tid = match event["tid"] {
+        Value::Null => "no \"tid\"",
+        _ => "\"tid\" is not a thread id",
+    };
+    match ph {
+        "M" => match event["name"].as_str() {
+            Some("thread_name" | "thread_sort_index") => Err(no_tid),
+            _ => Ok(false),
+        },
+        "X" | "B" | "E" => Err(timestamp(event).err().unwrap_or(no_tid)),
+        ph => undrawn(ph),
+    }
+}
+
+/// An event of a phase a timeline does not draw: `Ok(false)` if the phase is one of the
+/// format's, `Err` if it is none.
+fn undrawn(ph: &str) -> EventUse {
+    const PHASES: &[&str] = &[
+        "i", "I", "C", "b", "n", "e", "s", "t", "f", "P", "O", "N", "D", "S", "T", "p", "F", "V",
+        "v", "R", "c", "(", ")",
+    ];
+    if PHASES.contains(&ph) {
+        Ok(false)
+    } else {
+        Err("\"ph\" is not a trace event phase")
+    }
+}
+
+/// An event's `ts`, in microseconds.
+fn timestamp(event: &Value) -> Result<f64, &'static str> {
+    match &event["ts"] {
+        Value::Null => Err("no \"ts\""),
+        ts => number(ts).ok_or("\"ts\" is not a number"),
     }
 }
 
@@ -375,5 +525,54 @@ mod tests {
             ]
         );
         assert_eq!((direct.start_us(), direct.end_us()), (0.0, 20.0));
+    }
+
+    #[test]
+    fn every_event_it_cannot_draw_is_counted_with_its_reason() {
+        let json = r#"[
+            {"name": "thread_name", "ph": "M", "tid": 1, "args": {"name": "main"}},
+            {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "p"}},
+            {"name": "Runnable", "ph": "X", "tid": 1, "ts": 0, "dur": 4},
+            {"name": "mark", "ph": "i", "s": "g", "ts": 1},
+            {"name": "n", "ph": "C", "tid": 1, "ts": 1},
+            {"name": "a", "ph": "X", "tid": 1, "ts": "abc"},
+            {"name": "b", "ph": "X", "tid": 1},
+            {"name": "c", "ph": "X", "tid": 1, "ts": 1, "dur": "long"},
+            {"name": "d", "ph": "X", "ts": 1},
+            {"name": "e", "ph": "X", "tid": [1], "ts": 1},
+            {"ph": "E", "tid": 1, "ts": 9},
+            {"name": "f", "ph": "B", "tid": 1, "ts": 2},
+            {"name": "thread_name", "ph": "M", "args": {"name": "lost"}},
+            {"name": "thread_name", "ph": "M", "tid": 2, "args": {}},
+            {"ph": "Z", "tid": 1},
+            {"ph": 3},
+            {},
+            7
+        ]"#;
+        let read = Timeline::read_chrome_json(json).unwrap();
+        assert_eq!((read.events, read.ignored, read.skipped), (18, 3, 13));
+        assert_eq!(
+            read.reasons,
+            [
+                ("\"ts\" is not a number", 1),
+                ("no \"ts\"", 1),
+                ("\"dur\" is not a number", 1),
+                ("no \"tid\"", 2),
+                ("\"tid\" is not a thread id", 1),
+                ("an \"E\" with no \"B\" open on its thread", 1),
+                ("a thread_name without a name", 1),
+                ("\"ph\" is not a trace event phase", 1),
+                ("\"ph\" is not a string", 1),
+                ("no \"ph\"", 1),
+                ("not a JSON object", 1),
+                ("a \"B\" that no \"E\" ends", 1),
+            ]
+        );
+        assert_eq!(read.first_skipped, Some((5, "\"ts\" is not a number")));
+        // What it could use, it drew, as `from_chrome_json` does.
+        assert_eq!(read.timeline, Timeline::from_chrome_json(json).unwrap());
+        let main = &read.timeline.rows[0];
+        assert_eq!(main.name, "main");
+        assert_eq!(main.states.len(), 1);
     }
 }
