@@ -12,6 +12,18 @@ use spindle::sync::{Event, Gil};
 use spindle::thread::{self, JoinHandle, ThreadState};
 
 /// Starts a thread that holds the GIL and spins, ticking, until `stop`; counts its rounds.
+/// Two `cpu_bound` threads, running (each has done a round) when this returns; set the
+/// flag to stop them.
+fn two_cpu_bound_holders(gil: &Arc<Gil>) -> (Arc<AtomicBool>, Vec<JoinHandle<()>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+    let hogs: Vec<_> = rounds.iter().map(|r| cpu_bound(gil, &stop, r)).collect();
+    assert!(wait_until(PATIENCE, || rounds
+        .iter()
+        .all(|r| r.load(Ordering::Relaxed) > 0)));
+    (stop, hogs)
+}
+
 fn cpu_bound(gil: &Arc<Gil>, stop: &Arc<AtomicBool>, rounds: &Arc<AtomicU64>) -> JoinHandle<()> {
     let (gil, stop, rounds) = (Arc::clone(gil), Arc::clone(stop), Arc::clone(rounds));
     thread::spawn(move || {
@@ -133,12 +145,7 @@ fn allow_threads_lets_another_thread_in() {
 fn io_thread_gets_the_gil_back_soon() {
     let interval = Duration::from_millis(5);
     let gil = Arc::new(Gil::with_switch_interval(interval));
-    let stop = Arc::new(AtomicBool::new(false));
-    let rounds = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
-    let hogs: Vec<_> = rounds.iter().map(|r| cpu_bound(&gil, &stop, r)).collect();
-    assert!(wait_until(PATIENCE, || rounds
-        .iter()
-        .all(|r| r.load(Ordering::Relaxed) > 0)));
+    let (stop, hogs) = two_cpu_bound_holders(&gil);
 
     let iterations = scaled(40_000) / 1000;
     let gil2 = Arc::clone(&gil);
@@ -176,12 +183,7 @@ fn io_thread_gets_the_gil_back_soon() {
 fn io_thread_never_waits_out_a_switch_interval() {
     let interval = Duration::from_millis(200);
     let gil = Arc::new(Gil::with_switch_interval(interval));
-    let stop = Arc::new(AtomicBool::new(false));
-    let rounds = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
-    let hogs: Vec<_> = rounds.iter().map(|r| cpu_bound(&gil, &stop, r)).collect();
-    assert!(wait_until(PATIENCE, || rounds
-        .iter()
-        .all(|r| r.load(Ordering::Relaxed) > 0)));
+    let (stop, hogs) = two_cpu_bound_holders(&gil);
 
     let gil2 = Arc::clone(&gil);
     let io = thread::spawn(move || {

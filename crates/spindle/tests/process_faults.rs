@@ -5,11 +5,15 @@
 //! It speaks enough of libtest's command line for `cargo test` and `cargo nextest`:
 //! `--list`, a name filter, `--exact`.
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use common::cases::Case;
 
 use spindle::futures::{Future, ReturnWhen, TaskError, as_completed, wait};
 use spindle::process::ProcessPoolExecutor;
@@ -586,8 +590,6 @@ fn pool_without_init() {
 
 const ROLE_ENV: &str = "PROCESS_FAULTS_ROLE";
 
-type Case = (&'static str, fn());
-
 const CASES: &[Case] = &[
     ("submit_returns_the_result", submit_returns_the_result),
     (
@@ -685,54 +687,8 @@ fn main() {
     if std::env::var(ROLE_ENV).as_deref() == Ok("orphaning-parent") {
         return orphaning_parent();
     }
-    // The bits of libtest's command line that cargo test and cargo nextest use.
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |f: &str| args.iter().any(|a| a == f);
-    if flag("--list") {
-        if !flag("--ignored") {
-            for (name, _) in CASES {
-                println!("{name}: test");
-            }
-        }
-        return;
-    }
-    let filter: Option<&String> = args.iter().find(|a| !a.starts_with('-'));
-    let selected = |name: &str| match filter {
-        None => true,
-        Some(f) if flag("--exact") => name == f,
-        Some(f) => name.contains(f.as_str()),
-    };
-    let (mut passed, mut failed) = (0, 0);
-    for &(name, case) in CASES {
-        if !selected(name) {
-            continue;
-        }
-        let start = Instant::now();
-        let runner = spindle::thread::Thread::new(move || {
-            case();
-            // Every pool the case made is dropped: no worker may remain.
-            assert_eq!(children(), Vec::<u32>::new(), "processes left behind");
-        })
-        .name(name)
-        .start()
-        .unwrap();
-        if !runner.wait_timeout(CASE_LIMIT) {
-            println!("test {name} ... HUNG after {CASE_LIMIT:?}");
-            std::process::exit(2);
-        }
-        match runner.join() {
-            Ok(()) => {
-                passed += 1;
-                println!("test {name} ... ok ({:.2?})", start.elapsed());
-            }
-            Err(p) => {
-                failed += 1;
-                println!("test {name} ... FAILED: {}", p.message());
-            }
-        }
-    }
-    println!("\n{passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    // Every pool a case made is dropped by its end: no worker may remain.
+    common::cases::run(CASES, CASE_LIMIT, || {
+        assert_eq!(children(), Vec::<u32>::new(), "processes left behind")
+    });
 }

@@ -8,8 +8,12 @@
 //! one at a time (the trace hook is one per process), each bounded in time. It speaks
 //! enough of libtest's command line for `cargo test` and `cargo nextest`.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use common::cases::Case;
 
 use serde_json::Value;
 use spindle::futures::{Future, TaskError};
@@ -246,8 +250,6 @@ fn untraced_tasks_cost_no_start_notice_and_still_run() {
     assert_traced_once(&heard, after_id, SQUARE.name(), true);
 }
 
-type Case = (&'static str, fn());
-
 const CASES: &[Case] = &[
     (
         "each_process_task_is_submitted_started_and_finished_once",
@@ -268,50 +270,5 @@ const CASE_LIMIT: Duration = Duration::from_secs(90);
 
 fn main() {
     spindle::process::init();
-    // The bits of libtest's command line that cargo test and cargo nextest use.
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |f: &str| args.iter().any(|a| a == f);
-    if flag("--list") {
-        if !flag("--ignored") {
-            for (name, _) in CASES {
-                println!("{name}: test");
-            }
-        }
-        return;
-    }
-    let filter: Option<&String> = args.iter().find(|a| !a.starts_with('-'));
-    let selected = |name: &str| match filter {
-        None => true,
-        Some(f) if flag("--exact") => name == f,
-        Some(f) => name.contains(f.as_str()),
-    };
-    let (mut passed, mut failed) = (0, 0);
-    for &(name, case) in CASES {
-        if !selected(name) {
-            continue;
-        }
-        let start = Instant::now();
-        let runner = spindle::thread::Thread::new(case)
-            .name(name)
-            .start()
-            .unwrap();
-        if !runner.wait_timeout(CASE_LIMIT) {
-            println!("test {name} ... HUNG after {CASE_LIMIT:?}");
-            std::process::exit(2);
-        }
-        match runner.join() {
-            Ok(()) => {
-                passed += 1;
-                println!("test {name} ... ok ({:.2?})", start.elapsed());
-            }
-            Err(p) => {
-                failed += 1;
-                println!("test {name} ... FAILED: {}", p.message());
-            }
-        }
-    }
-    println!("\n{passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    common::cases::run(CASES, CASE_LIMIT, || {});
 }

@@ -8,15 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{PATIENCE, reach, start_named, unique_name, wait_until};
+use common::{PATIENCE, reach, start_named, thread_number, unique_name, wait_until};
 use spindle::sync::Event;
 use spindle::thread::{self, JoinHandle, Local, Panicked, Thread, ThreadInfo, ThreadState};
-
-fn thread_number(name: &str) -> usize {
-    name.strip_prefix("Thread-")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not a default name: {name}"))
-}
 
 /// Default names are `Thread-N`, numbered when `Thread::new` runs, counting up.
 #[test]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use common::{PATIENCE, is_child, run_as_child};
+use common::{PATIENCE, is_child, run_as_child, thread_number};
 use spindle::futures::ThreadPoolExecutor;
 use spindle::thread::{self, JoinHandle, Thread, ThreadState};
 
@@ -262,13 +262,6 @@ fn joining_another_thread_still_works_from_a_spindle_thread() {
 }
 
 // ---- task 3: pool workers take no Thread-N numbers ----
-
-/// The N of a `Thread-N` name.
-fn thread_number(name: &str) -> usize {
-    name.strip_prefix("Thread-")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not a Thread-N name: {name}"))
-}
 
 /// Python numbers only threads created without a name: a 2-worker pool in between two
 /// unnamed threads leaves their numbers consecutive. Runs in a child process, so that no

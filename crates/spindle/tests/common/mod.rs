@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // every binary uses a different subset
 
+pub mod cases;
 pub mod lock_suite;
 
 use std::process::{Command, Output};
@@ -130,4 +131,12 @@ pub fn run_as_child(test: &str) -> Output {
         .env(CHILD, test)
         .output()
         .expect("the test binary ran again as a child")
+}
+
+/// The N of a default `Thread-N` name.
+#[track_caller]
+pub fn thread_number(name: &str) -> usize {
+    name.strip_prefix("Thread-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a default Thread-N name: {name}"))
 }
