@@ -162,8 +162,9 @@ fn condition_ping_pong(c: &mut Criterion) {
 
 /// The two measurements that depend on how fast the OS wakes a thread are noisy on a
 /// small virtual machine, and criterion measures one implementation after the other, so
-/// a quiet minute can favour either. This runs them in alternation, round after round,
-/// and prints each one's median per operation and the ratio of the medians.
+/// a quiet minute can favour either. This runs them in pairs, round after round (each
+/// pair close together in time, alternating which goes first), and prints each one's
+/// median per operation and the median of the rounds' ratios.
 fn interleaved_summary(_: &mut Criterion) {
     type Run = fn(u64) -> Duration;
     let pairs: [(&str, u64, Run, Run); 2] = [
@@ -180,20 +181,33 @@ fn interleaved_summary(_: &mut Criterion) {
             ping_pong_parking_lot,
         ),
     ];
+    const ROUNDS: usize = 31;
     for (what, ops, spindle_run, parking_lot_run) in pairs {
-        let (mut spindle_times, mut parking_lot_times) = (Vec::new(), Vec::new());
-        for _ in 0..15 {
-            spindle_times.push(spindle_run(ops));
-            parking_lot_times.push(parking_lot_run(ops));
+        let (mut spindle_times, mut parking_lot_times, mut ratios) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            // Alternate which goes first, so neither always meets the machine warmer.
+            let (s, p) = if round % 2 == 0 {
+                let s = spindle_run(ops);
+                (s, parking_lot_run(ops))
+            } else {
+                let p = parking_lot_run(ops);
+                (spindle_run(ops), p)
+            };
+            ratios.push(s.as_secs_f64() / p.as_secs_f64());
+            spindle_times.push(s.as_secs_f64());
+            parking_lot_times.push(p.as_secs_f64());
         }
-        let median = |times: &mut Vec<Duration>| {
-            times.sort();
-            times[times.len() / 2].as_nanos() as f64 / ops as f64
+        let median = |mut xs: Vec<f64>| {
+            xs.sort_by(f64::total_cmp);
+            xs[xs.len() / 2]
         };
-        let (s, p) = (median(&mut spindle_times), median(&mut parking_lot_times));
+        let per_op = |xs: Vec<f64>| median(xs) * 1e9 / ops as f64;
         println!(
-            "interleaved, 15 rounds: {what}: spindle {s:.1} ns, parking_lot {p:.1} ns, ratio {:.2}",
-            s / p
+            "interleaved, {ROUNDS} rounds: {what}: spindle {:.1} ns, parking_lot {:.1} ns, median ratio of each round's pair {:.2}",
+            per_op(spindle_times),
+            per_op(parking_lot_times),
+            median(ratios),
         );
     }
 }
