@@ -1,7 +1,7 @@
 //! Uncontended lock + unlock, alone and nested two deep, under each detection mode.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use spindle::deadlock::{self, Detection};
@@ -53,11 +53,62 @@ fn all(c: &mut Criterion) {
     }
 }
 
+/// Times `ops` rounds of `body` under `mode`, per round.
+fn timed(mode: Detection, ops: u32, body: &dyn Fn()) -> f64 {
+    deadlock::set_detection(mode);
+    let start = Instant::now();
+    for _ in 0..ops {
+        body();
+    }
+    let per_op = start.elapsed().as_secs_f64() * 1e9 / f64::from(ops);
+    deadlock::set_detection(Detection::WaitFor);
+    per_op
+}
+
+/// Criterion measures one mode after the other, so a machine that speeds up or slows
+/// down in between moves the ratios. This times the modes in pairs, close together,
+/// round after round, and prints the median of the rounds' ratios to `Off`.
+fn interleaved_summary(_: &mut Criterion) {
+    const ROUNDS: usize = 41;
+    const OPS: u32 = 200_000;
+    let (a, b) = (spindle::sync::Mutex::new(0u64), spindle::sync::Mutex::new(0u64));
+    let one = || *black_box(&a).lock() += 1;
+    let nested = || {
+        let mut x = black_box(&a).lock();
+        *black_box(&b).lock() += 1;
+        *x += 1;
+    };
+    let bodies: [(&str, &dyn Fn()); 2] = [("lock_unlock", &one), ("nested_two_locks", &nested)];
+    for (what, body) in bodies {
+        for mode in [Detection::WaitFor, Detection::LockOrder] {
+            let mut ratios: Vec<f64> = (0..ROUNDS)
+                .map(|round| {
+                    let (off, on) = if round % 2 == 0 {
+                        let off = timed(Detection::Off, OPS, body);
+                        (off, timed(mode, OPS, body))
+                    } else {
+                        let on = timed(mode, OPS, body);
+                        (timed(Detection::Off, OPS, body), on)
+                    };
+                    on / off
+                })
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "interleaved, {ROUNDS} rounds: {what}: {mode:?} / Off, median {:.2} (middle half {:.2} to {:.2})",
+                ratios[ROUNDS / 2],
+                ratios[ROUNDS / 4],
+                ratios[3 * ROUNDS / 4],
+            );
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = all
+    targets = all, interleaved_summary
 }
 criterion_main!(benches);

@@ -242,9 +242,17 @@ impl ThreadOrders {
         if *slot == pair {
             return true;
         }
+        self.knows_slow(pair)
+    }
+
+    /// `knows`, past the recent-orders cache: kept out of line so that the common path
+    /// stays a few instructions.
+    #[cold]
+    #[inline(never)]
+    fn knows_slow(&mut self, pair: u64) -> bool {
         let known = self.known.contains(&pair);
         if known {
-            *slot = pair;
+            self.recent[(pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize] = pair;
         }
         known
     }
@@ -268,12 +276,14 @@ fn pair(before: u32, after: u32) -> u64 {
 }
 
 thread_local! {
-    static ORDERS_HERE: RefCell<ThreadOrders> = RefCell::new(ThreadOrders {
-        epoch: 0,
-        held: Vec::new(),
-        known: HashSet::default(),
-        recent: [0; RECENT],
-    });
+    static ORDERS_HERE: RefCell<ThreadOrders> = const {
+        RefCell::new(ThreadOrders {
+            epoch: 0,
+            held: Vec::new(),
+            known: HashSet::with_hasher(BuildHasherDefault::new()),
+            recent: [0; RECENT],
+        })
+    };
 }
 
 /// Hashes a packed pair of class ids with one multiplication (SipHash costs more than
@@ -332,6 +342,7 @@ pub(crate) fn acquired(
 /// time on this thread (the lock is already on its stack): noted as known, and added
 /// to the graph.
 #[cold]
+#[inline(never)]
 fn record_new_orders(class: u32, instance: u32, at: &'static Location<'static>) {
     let Ok(new_orders) = ORDERS_HERE.try_with(|here| {
         let mut here = here.borrow_mut();
@@ -362,10 +373,20 @@ pub(crate) fn released(lock: usize) {
         let held = &mut here.borrow_mut().held;
         if held.last().is_some_and(|h| h.lock == lock) {
             held.pop();
-        } else if let Some(i) = held.iter().rposition(|h| h.lock == lock) {
-            held.remove(i);
+        } else {
+            release_out_of_order(held, lock);
         }
     });
+}
+
+/// A lock released while it is not the last one taken (or one taken while checking
+/// was off): out of line, the common path being a pop.
+#[cold]
+#[inline(never)]
+fn release_out_of_order(held: &mut Vec<Held>, lock: usize) {
+    if let Some(i) = held.iter().rposition(|h| h.lock == lock) {
+        held.remove(i);
+    }
 }
 
 /// Adds the order `before` → `after`, reporting it if it closes a cycle.
