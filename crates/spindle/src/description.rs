@@ -15,8 +15,9 @@ use rustc_hash::FxHashMap;
 /// on ever new named primitives must not grow the cache without bound).
 const LIMIT: usize = 512;
 
-/// A description's key: its kind's address and its subject's address (see [`cached`]).
-type Key = (usize, usize);
+/// A description's key: its kind (address and length: a linker may store one string
+/// literal inside another) and its subject's address (see [`cached`]).
+type Key = (usize, usize, usize);
 
 struct Entry {
     /// Keeps the subject's text alive, so that its address names it and no other.
@@ -41,7 +42,7 @@ pub(crate) fn cached(
     keep: Option<&Arc<str>>,
     make: impl FnOnce() -> String,
 ) -> Arc<str> {
-    let key = (kind.as_ptr() as usize, subject);
+    let key = (kind.as_ptr() as usize, kind.len(), subject);
     let mut make = Some(make);
     let found = CACHE.try_with(|cache| {
         // Busy only if a `make` itself asked for a description: do without the cache.
