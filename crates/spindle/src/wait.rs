@@ -37,6 +37,14 @@ pub(crate) trait Waitable: Sync {
     /// `threads` is a snapshot of the live threads, for waits that must search them.
     fn holders(&self, _threads: &[Arc<ThreadRecord>], _out: &mut Vec<Holder>) {}
 
+    /// Whether a wait on this, not being a lock acquisition, still names holders
+    /// (`join`, a `Future`'s result). A lock-time search follows such waits, so they are
+    /// published under `deadlock::GRAPH` as lock waits are: a search must never see one
+    /// appear half-way through (it could pair it with a holder read before a release).
+    fn holds_up_a_chain(&self) -> bool {
+        false
+    }
+
     /// A wait that always ends in a moment, by construction: one on a primitive's internal
     /// state lock, held only for a few instructions and never across a wait. Searches for
     /// cycles and stalls do not follow it (its holder may, for instance, be about to park
@@ -262,7 +270,8 @@ fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<Option<WaitEdge>, 
         state: wait.state,
         at: wait.at,
     };
-    let before = if wait.check && deadlock::checks_on_lock() {
+    let checked = wait.check && deadlock::checks_on_lock();
+    let before = if checked {
         // Publishing and checking under one lock: of two threads closing a cycle at the
         // same moment, the second to get here sees the first's edge, and only it reports.
         let _graph = deadlock::GRAPH.lock();
@@ -272,6 +281,11 @@ fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<Option<WaitEdge>, 
             return Err(cycle);
         }
         before
+    } else if wait.state == ThreadState::Waiting && wait.on.holds_up_a_chain() {
+        // Not checked, but followed by the searches of others: published under the same
+        // lock (see `holds_up_a_chain`).
+        let _graph = deadlock::GRAPH.lock();
+        me.wait.lock().replace(edge)
     } else {
         me.wait.lock().replace(edge)
     };

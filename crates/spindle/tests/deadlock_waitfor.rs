@@ -606,3 +606,42 @@ fn a_future_in_the_cycle_is_followed() {
         "{text}"
     );
 }
+
+/// Regression (seen once in CI): a reader about to block on a writer checked for a
+/// cycle while the writer released the lock and began to join it. The search read the
+/// writer as the holder before the release, then the writer's new join edge (published
+/// without the graph lock), and reported a cycle that never existed. Joins and `Future`
+/// waits are now published under the graph lock like lock waits. Readers hammer the
+/// lock while a writer takes it, lets it go and joins them, round after round.
+#[test]
+fn releasing_a_lock_then_joining_its_waiters_is_never_a_deadlock() {
+    let _mode = wait_for_mode();
+    for _ in 0..scaled(2_000) {
+        let lock = Arc::new(RwLock::new(0u64));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, stop) = (Arc::clone(&lock), Arc::clone(&stop));
+                thread::spawn(move || {
+                    guarded(|| {
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            drop(lock.read());
+                        }
+                    })
+                })
+            })
+            .collect();
+        for _ in 0..20 {
+            *lock.write() += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            let outcome = r.join().expect("the reader returned");
+            assert!(
+                outcome.is_ok(),
+                "a false deadlock: {}",
+                outcome.unwrap_err()
+            );
+        }
+    }
+}

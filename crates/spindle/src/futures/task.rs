@@ -40,6 +40,10 @@ impl TaskInfo {
 }
 
 impl Waitable for TaskInfo {
+    fn holds_up_a_chain(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("Future of task {} ({})", self.id, self.origin)
     }

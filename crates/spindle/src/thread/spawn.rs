@@ -380,6 +380,10 @@ impl Waitable for JoinWait<'_> {
         format!("join of thread \"{}\"", self.0.name())
     }
 
+    fn holds_up_a_chain(&self) -> bool {
+        true
+    }
+
     fn description(&self) -> Arc<str> {
         let name = self.0.name();
         let make = || format!("join of thread \"{name}\"");
