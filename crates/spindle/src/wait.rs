@@ -281,12 +281,11 @@ fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<Option<WaitEdge>, 
             return Err(cycle);
         }
         before
-    } else if wait.state == ThreadState::Waiting && wait.on.holds_up_a_chain() {
-        // Not checked, but followed by the searches of others: published under the same
-        // lock (see `holds_up_a_chain`).
-        let _graph = deadlock::GRAPH.lock();
-        me.wait.lock().replace(edge)
     } else {
+        // Not checked; but a wait that others' searches follow is published under the
+        // same lock (see `holds_up_a_chain`).
+        let followed = wait.state == ThreadState::Waiting && wait.on.holds_up_a_chain();
+        let _graph = followed.then(|| deadlock::GRAPH.lock());
         me.wait.lock().replace(edge)
     };
     trace::emit(|| EventKind::State {
