@@ -32,6 +32,7 @@
 
 pub mod deadlock;
 pub(crate) mod description;
+pub(crate) mod graph;
 pub mod futures;
 pub(crate) mod loom;
 pub mod process;

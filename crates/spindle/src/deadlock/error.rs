@@ -3,7 +3,7 @@
 use std::fmt;
 use std::panic::Location;
 
-use crate::thread::ThreadState;
+use crate::thread::state::ThreadState;
 
 /// A deadlock: threads that wait on each other in a cycle, or a whole program stalled.
 ///

@@ -29,7 +29,7 @@ use parking_lot::{Mutex as InternalMutex, RwLock};
 
 use super::error::{DeadlockError, DeadlockKind, DeadlockedThread};
 use crate::sync::label::Label;
-use crate::thread::ThreadState;
+use crate::thread::state::ThreadState;
 use crate::thread::registry;
 
 static ON: AtomicBool = AtomicBool::new(false);
