@@ -286,6 +286,15 @@ impl Gil {
     }
 }
 
+impl Drop for Gil {
+    fn drop(&mut self) {
+        // Held while dropped: a guard was forgotten, and its lock-order entry must go.
+        if self.is_held() {
+            lock_order::forgotten(&self.class);
+        }
+    }
+}
+
 impl Default for Gil {
     #[track_caller]
     fn default() -> Self {

@@ -311,6 +311,15 @@ impl RawMutex {
     }
 }
 
+impl Drop for RawMutex {
+    fn drop(&mut self) {
+        // Held while dropped: a guard was forgotten, and its lock-order entry must go.
+        if self.owner() != 0 && !self.internal {
+            lock_order::forgotten(&self.class);
+        }
+    }
+}
+
 impl Waitable for RawMutex {
     fn describe(&self) -> String {
         self.label.describe(self.kind)

@@ -111,6 +111,15 @@ impl Waitable for PhaseWait<'_> {
     }
 }
 
+impl Drop for RawRwLock {
+    fn drop(&mut self) {
+        // Held while dropped: a guard was forgotten, and its lock-order entry must go.
+        if self.is_locked() {
+            lock_order::forgotten(&self.class);
+        }
+    }
+}
+
 impl RawRwLock {
     pub(crate) const fn new(label: Label) -> RawRwLock {
         RawRwLock {
