@@ -32,8 +32,8 @@
 
 pub mod deadlock;
 pub(crate) mod description;
-pub(crate) mod graph;
 pub mod futures;
+pub(crate) mod graph;
 pub(crate) mod loom;
 pub mod process;
 pub mod queue;

@@ -198,7 +198,9 @@ impl<'a> WaitScope<'a> {
 
     /// The waiting thread's id, as [`Queued::thread`] reads it from its park token.
     pub(crate) fn thread(&self) -> u64 {
-        self.me.as_ref().map_or_else(registry::current_id, |me| me.id)
+        self.me
+            .as_ref()
+            .map_or_else(registry::current_id, |me| me.id)
     }
 }
 
@@ -270,12 +272,9 @@ fn publish(
         state: wait.state,
         waiting_on: Some(wait.on.description()),
     });
-    // A renewal keeps the scope's original `before`: hand back nothing to restore.
-    if renewing {
-        drop(before);
-        return Ok((None, reads));
-    }
-    Ok((before, reads))
+    // A renewal replaced the scope's own, older edge: the scope keeps its original
+    // `before` to restore.
+    Ok((if renewing { None } else { before }, reads))
 }
 
 // ---- Park tokens and wake-ups ----
@@ -289,7 +288,10 @@ const TOKEN_NO_RECORD: usize = 0b100;
 const _: () = assert!(std::mem::align_of::<ThreadRecord>() >= 8);
 
 fn token_for(me: Option<&ThreadRecord>, bits: ParkToken) -> ParkToken {
-    debug_assert!(bits.0 <= TOKEN_BITS, "a primitive's park token has two bits");
+    debug_assert!(
+        bits.0 <= TOKEN_BITS,
+        "a primitive's park token has two bits"
+    );
     match me {
         Some(me) => ParkToken(me as *const ThreadRecord as usize | bits.0),
         None => ParkToken((registry::current_id() as usize) << 3 | TOKEN_NO_RECORD | bits.0),

@@ -78,8 +78,7 @@ fn a_result_that_would_close_a_cycle_fails_at_once_with_the_report() {
 }
 
 #[test]
-fn with_detection_off_check_reports_a_caller_waiting_on_a_task_that_needs_the_callers_lock()
-{
+fn with_detection_off_check_reports_a_caller_waiting_on_a_task_that_needs_the_callers_lock() {
     deadlock::set_detection(Detection::Off);
     let (caller, _) = caller_waiting_on_its_own_task(|f| f.result());
 

@@ -181,7 +181,8 @@ impl Scan {
                 continue;
             }
             let counted = !t.daemon();
-            let for_good = node.waits.is_some_and(|(_, followed)| followed) && node.parking.asleep();
+            let for_good =
+                node.waits.is_some_and(|(_, followed)| followed) && node.parking.asleep();
             match (for_good, counted) {
                 (true, _) => parked.push((node, counted)),
                 (false, true) => return None,
@@ -190,7 +191,12 @@ impl Scan {
             }
         }
         let parked_ids: FxHashSet<u64> = parked.iter().map(|(n, _)| n.record.id).collect();
-        let counted = || parked.iter().filter(|(_, counted)| *counted).map(|(n, _)| *n);
+        let counted = || {
+            parked
+                .iter()
+                .filter(|(_, counted)| *counted)
+                .map(|(n, _)| *n)
+        };
         if counted().next().is_none()
             || counted().any(|n| n.holders.iter().any(|h| !parked_ids.contains(&h.thread)))
         {

@@ -29,8 +29,8 @@ use parking_lot::{Mutex as InternalMutex, RwLock};
 
 use super::error::{DeadlockError, DeadlockKind, DeadlockedThread};
 use crate::sync::label::Label;
-use crate::thread::state::ThreadState;
 use crate::thread::registry;
+use crate::thread::state::ThreadState;
 
 static ON: AtomicBool = AtomicBool::new(false);
 /// Changes when what threads keep may be stale: its high half counts the times checking
@@ -371,7 +371,9 @@ impl Stack {
     /// Every held lock, oldest first.
     fn all(&self) -> Vec<Held> {
         let n = self.len.get();
-        let mut all: Vec<Held> = (0..n.min(INLINE_HELD)).map(|i| self.inline.get(i)).collect();
+        let mut all: Vec<Held> = (0..n.min(INLINE_HELD))
+            .map(|i| self.inline.get(i))
+            .collect();
         if n > INLINE_HELD {
             let _ = SPILL.try_with(|s| all.extend(s.borrow().held.iter().copied()));
         }

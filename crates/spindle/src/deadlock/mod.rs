@@ -41,4 +41,3 @@ pub use watchdog::Watchdog;
 
 #[allow(unused_imports)] // the primitives' and the thread API's way to panic with a report
 pub(crate) use raise::raise;
-

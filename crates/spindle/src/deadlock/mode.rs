@@ -63,7 +63,6 @@ pub fn detection() -> Detection {
     }
 }
 
-
 /// Whether waits are checked for cycles when they begin (any mode but `Off`).
 pub(crate) fn checks_on_lock() -> bool {
     MODE.load(Ordering::Relaxed) != 0

@@ -6,7 +6,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use super::check::{check, list_watcher, unlist_watcher};
 use super::error::{DeadlockError, DeadlockKind};
 use crate::sync::Event;

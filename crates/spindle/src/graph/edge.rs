@@ -103,7 +103,9 @@ impl WaitEdge {
         WaitEdge {
             // SAFETY: a fat pointer's layout does not depend on its lifetime bound; the
             // caller promises not to let the edge outlive the borrow.
-            on: unsafe { std::mem::transmute::<NonNull<dyn Waitable + '_>, NonNull<dyn Waitable>>(ptr) },
+            on: unsafe {
+                std::mem::transmute::<NonNull<dyn Waitable + '_>, NonNull<dyn Waitable>>(ptr)
+            },
             state,
             at,
         }

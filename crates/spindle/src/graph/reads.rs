@@ -167,7 +167,11 @@ pub(crate) fn publish(thread: u64) {
     let index = index.get_or_insert_with(Index::default);
     let mine = index.by_thread.entry(thread).or_default();
     for r in &all {
-        index.by_lock.entry(r.lock).or_default().push((thread, r.at));
+        index
+            .by_lock
+            .entry(r.lock)
+            .or_default()
+            .push((thread, r.at));
         mine.push(r.lock);
     }
 }

@@ -298,6 +298,9 @@ impl RawMutex {
             let more = if result.have_more_threads { PARKED } else { 0 };
             match woken.get() {
                 Some(next) if result.unparked_threads != 0 && (force_fair || result.be_fair) => {
+                    // Where the new owner took it is unknown until it wakes and says:
+                    // never the previous owner's site.
+                    self.acquired_at.store(ptr::null_mut(), Ordering::Relaxed);
                     self.state.store(next << 1 | more, Ordering::Release);
                     TOKEN_HANDOFF
                 }

@@ -29,8 +29,8 @@ use std::sync::atomic::AtomicU64 as PlainAtomicU64;
 
 use super::label::Label;
 use crate::deadlock::error::DeadlockError;
-use crate::graph::reads;
 use crate::deadlock::lock_order::{self, ClassSlot};
+use crate::graph::reads;
 use crate::loom::SpinWait;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::thread::registry;
@@ -279,14 +279,7 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITER != 0 && s & PARKED != 0
             };
-            match self.park_on(
-                &wait,
-                self.key(),
-                validate,
-                PARKED,
-                token(false),
-                deadline,
-            )? {
+            match self.park_on(&wait, self.key(), validate, PARKED, token(false), deadline)? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
                     // The releasing writer counted us in.
                     self.note_read(at, deadline.is_none());
@@ -431,14 +424,7 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITER != 0 && s & PARKED != 0
             };
-            match self.park_on(
-                &wait,
-                self.key(),
-                validate,
-                PARKED,
-                token(true),
-                deadline,
-            )? {
+            match self.park_on(&wait, self.key(), validate, PARKED, token(true), deadline)? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
                     // The releasing writer gave us `WRITER` and recorded us as its holder.
                     self.note_writer(me, at, wait.check);
@@ -591,6 +577,7 @@ impl RawRwLock {
                         Some(if handoff { s | WRITER } else { s })
                     });
                 if handoff {
+                    self.writer_at.store(ptr::null_mut(), Ordering::Relaxed);
                     self.writer.store(id, Ordering::Release);
                     TOKEN_HANDOFF
                 } else {

@@ -104,7 +104,7 @@ impl ThreadRecord {
     pub(crate) fn wait_not_current(&self) {
         let word = self.parking.load(Ordering::Relaxed);
         self.parking.store(
-            (word & !Parking::FLAGS) + Parking::SEQ | Parking::WOKEN,
+            ((word & !Parking::FLAGS) + Parking::SEQ) | Parking::WOKEN,
             Ordering::Release,
         );
     }
@@ -127,7 +127,7 @@ impl ThreadRecord {
     pub(crate) fn mark_woken(&self) {
         let word = self.parking.load(Ordering::Relaxed);
         self.parking.store(
-            (word & !Parking::FLAGS) + Parking::SEQ | Parking::WOKEN,
+            ((word & !Parking::FLAGS) + Parking::SEQ) | Parking::WOKEN,
             Ordering::Release,
         );
     }
