@@ -111,6 +111,12 @@ impl Waitable for PhaseWait<'_> {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn too_many_readers() -> ! {
+    panic!("RwLock: too many readers at once")
+}
+
 impl Drop for RawRwLock {
     fn drop(&mut self) {
         // Held while dropped: a guard was forgotten, and its lock-order entry must go.
@@ -194,9 +200,12 @@ impl RawRwLock {
         }
     }
 
+    #[inline]
     fn add_reader(s: usize) -> usize {
-        s.checked_add(ONE_READER)
-            .expect("RwLock: too many readers at once")
+        match s.checked_add(ONE_READER) {
+            Some(s) => s,
+            None => too_many_readers(),
+        }
     }
 
     // ---- reading ----
