@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::condvar::Condvar;
 use super::label::{Label, Labelled};
 use super::mutex::{Mutex, MutexGuard};
-use crate::deadlock;
+use crate::deadlock::error::DeadlockError;
+use crate::deadlock::raise::raise;
 use crate::thread::registry;
 use crate::wait::{self, Wait};
 
@@ -102,7 +103,7 @@ impl<T> Condition<T> {
     /// drop(g);
     /// ```
     #[track_caller]
-    pub fn lock_checked(&self) -> Result<ConditionGuard<'_, T>, deadlock::DeadlockError> {
+    pub fn lock_checked(&self) -> Result<ConditionGuard<'_, T>, DeadlockError> {
         Ok(ConditionGuard {
             cond: self,
             guard: Some(self.mutex.lock_checked()?),
@@ -197,7 +198,7 @@ impl<T> ConditionGuard<'_, T> {
         if let Err(e) = raw.lock(at) {
             // The lock is not held: the guard must not release it while we unwind.
             std::mem::forget(self.guard.take());
-            deadlock::raise(e);
+            raise(e);
         }
         notified
     }

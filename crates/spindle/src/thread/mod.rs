@@ -22,7 +22,7 @@ mod local;
 mod panicked;
 pub(crate) mod registry;
 mod spawn;
-mod state;
+pub(crate) mod state;
 
 use std::panic::Location;
 use std::time::{Duration, Instant};
@@ -76,7 +76,7 @@ pub fn enumerate() -> Vec<ThreadInfo> {
 /// assert!(spindle::thread::active_count() >= 1);
 /// ```
 pub fn active_count() -> usize {
-    registry::snapshot().len()
+    registry::count()
 }
 
 /// Sleeps for `d`, as `std::thread::sleep`, with the state reading `TimedWaiting`.
@@ -139,7 +139,9 @@ pub fn join_non_daemon() {
             return;
         }
         for t in pending {
-            spawn::wait_for_end(&t, None, Location::caller());
+            if let Err(e) = spawn::wait_for_end(&t, None, Location::caller()) {
+                crate::deadlock::raise::raise(e);
+            }
         }
     }
 }
