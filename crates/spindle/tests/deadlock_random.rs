@@ -44,6 +44,10 @@ use spindle::thread::{self, JoinHandle, Thread};
 const CI_WORKLOAD_SEEDS: u64 = 12;
 const CI_CYCLE_SEEDS: u64 = 20;
 
+/// How long a cycle may take to be reported and unwound before it counts as a hang: it
+/// takes milliseconds when reported as it forms; this is for a busy machine.
+const CYCLE_BOUND: Duration = Duration::from_secs(10);
+
 // ---- seeds ----
 
 /// A small, fast generator (SplitMix64): the same seed, the same workload.
@@ -181,9 +185,10 @@ impl Level {
 ///   `task_floor` alone (a join or task wait counts as level `task_floor - ½`);
 /// - done callbacks on the shared pool take levels from `task_floor` up; those on a
 ///   thread's private pool (one worker, used by that thread alone) may take any level,
-///   holding nothing else (the first case: a finished wait is no longer a
-///   wait), and the thread lets the callback finish, holding nothing, before it submits
-///   there again.
+///   holding nothing else, even one the thread holds while it waits for that task: it
+///   waits with `wait()` (done), which ends before the callbacks run (the first
+///   case: a finished wait is no longer a wait), and takes the `result()` (which waits
+///   for the callbacks) holding nothing, before it submits there again.
 ///
 /// So the levels waited for strictly increase along any chain of waits: no cycle.
 struct Workload {
@@ -438,17 +443,10 @@ fn task_levels(w: &Arc<Workload>, rng: &mut Rng, who: String) -> Step {
         private_pool: None,
         who,
     };
-    section(
-        &ctx,
-        rng,
-        w.task_floor,
-        w.levels.len(),
-        0,
-        &mut |rng, _| {
-            pause(rng);
-            Ok(())
-        },
-    )
+    section(&ctx, rng, w.task_floor, w.levels.len(), 0, &mut |rng, _| {
+        pause(rng);
+        Ok(())
+    })
 }
 
 /// Holding levels below `task_floor` only, joins a child thread that takes levels from
@@ -585,7 +583,8 @@ fn run_thread(ctx: &Ctx<'_>, rng: &mut Rng, steps: usize) {
         if let Some(f) = done_with_callback {
             // Holding nothing: the outcome comes back once the callback has run.
             if let Err(e) = f.result().expect("tasks never panic") {
-                w.reports.add(format_args!("{}'s private task", ctx.who), &e);
+                w.reports
+                    .add(format_args!("{}'s private task", ctx.who), &e);
             }
         }
     }
@@ -629,7 +628,9 @@ fn run_workload(seed: u64) -> Result<(), String> {
     );
     let watchdog = {
         let w = Arc::clone(&w);
-        Watchdog::start(Duration::from_millis(2), move |r| w.reports.add("Watchdog", r))
+        Watchdog::start(Duration::from_millis(2), move |r| {
+            w.reports.add("Watchdog", r)
+        })
     };
     let checker = {
         let (w, mut rng) = (Arc::clone(&w), rng.fork());
@@ -685,7 +686,10 @@ fn run_workload(seed: u64) -> Result<(), String> {
                     off_cpu.enter();
                     // Its private pool's worker too: callbacks then run late.
                     let pinned = Arc::clone(&off_cpu);
-                    private_pool.submit(move || pinned.enter()).result().unwrap();
+                    private_pool
+                        .submit(move || pinned.enter())
+                        .result()
+                        .unwrap();
                 }
                 let ctx = Ctx {
                     w: &w,
@@ -936,17 +940,17 @@ impl Cycle {
                 Ok(())
             }
             (Target::Lock, Held::Mutex(m), _) if checked => m.lock_checked().map(drop),
-            (Target::Lock, Held::Mutex(m), _) => Ok(drop(m.lock())),
+            (Target::Lock, Held::Mutex(m), _) => let_go(m.lock()),
             (Target::Lock, Held::Reentrant(r), _) if checked => r.lock_checked().map(drop),
-            (Target::Lock, Held::Reentrant(r), _) => Ok(drop(r.lock())),
+            (Target::Lock, Held::Reentrant(r), _) => let_go(r.lock()),
             (Target::Lock, Held::RwLock(l), Edge::RwWriteRead) if checked => {
                 l.read_checked().map(drop)
             }
-            (Target::Lock, Held::RwLock(l), Edge::RwWriteRead) => Ok(drop(l.read())),
+            (Target::Lock, Held::RwLock(l), Edge::RwWriteRead) => let_go(l.read()),
             (Target::Lock, Held::RwLock(l), _) if checked => l.write_checked().map(drop),
-            (Target::Lock, Held::RwLock(l), _) => Ok(drop(l.write())),
+            (Target::Lock, Held::RwLock(l), _) => let_go(l.write()),
             (Target::Lock, Held::Gil(g), _) if checked => g.acquire_checked().map(drop),
-            (Target::Lock, Held::Gil(g), _) => Ok(drop(g.acquire())),
+            (Target::Lock, Held::Gil(g), _) => let_go(g.acquire()),
             (Target::Lock, Held::None, e) => unreachable!("a lock edge {e:?} with no lock"),
         });
         if let Err(e) | Ok(Err(e)) = outcome {
@@ -957,6 +961,12 @@ impl Cycle {
 }
 
 /// Runs one generated cycle; `Err` says how it went wrong.
+/// Lets a guard go: a lock asked for and got.
+fn let_go<G>(guard: G) -> Result<(), DeadlockError> {
+    drop(guard);
+    Ok(())
+}
+
 fn run_cycle(seed: u64) -> Result<(), String> {
     let test = "real_cycles_are_reported_by_exactly_one_thread";
     let cycle = Arc::new(Cycle::generate(seed));
@@ -992,16 +1002,25 @@ fn run_cycle(seed: u64) -> Result<(), String> {
             futures.push(None);
         }
     }
-    for i in 0..k {
+    for (i, sender) in senders.iter().enumerate() {
         let next = (i + 1) % k;
         let target = match cycle.edges[i] {
-            Edge::Join => Target::Join(handles[next].take().expect("a joined participant is a thread")),
-            Edge::Future => Target::Future(futures[next].take().expect("an awaited participant is a task")),
+            Edge::Join => Target::Join(
+                handles[next]
+                    .take()
+                    .expect("a joined participant is a thread"),
+            ),
+            Edge::Future => Target::Future(
+                futures[next]
+                    .take()
+                    .expect("an awaited participant is a task"),
+            ),
             _ => Target::Lock,
         };
-        senders[i].send(target).expect("the participant listens");
+        sender.send(target).expect("the participant listens");
     }
-    let all_finished = common::wait_until(PATIENCE, || cycle.finished.load(Ordering::SeqCst) == k);
+    let all_finished =
+        common::wait_until(CYCLE_BOUND, || cycle.finished.load(Ordering::SeqCst) == k);
     let reports = std::mem::take(&mut *cycle.reports.lock().unwrap());
     if !all_finished {
         // The participants are stuck for good: leave them (and the pool, whose drop
@@ -1015,7 +1034,10 @@ fn run_cycle(seed: u64) -> Result<(), String> {
         ));
     }
     for h in handles.into_iter().flatten() {
-        assert!(h.wait_timeout(PATIENCE), "{what}: a participant never ended");
+        assert!(
+            h.wait_timeout(PATIENCE),
+            "{what}: a participant never ended"
+        );
         h.join().expect("participants never panic");
     }
     for f in futures.into_iter().flatten() {
@@ -1069,7 +1091,7 @@ fn assert_all_passed(what: &str, outcomes: Vec<Result<(), String>>) {
 fn real_cycles_are_reported_by_exactly_one_thread() {
     let seeds = seeds(CI_CYCLE_SEEDS);
     let _limit = TimeLimit::start(
-        Duration::from_secs(30) * seeds.len() as u32 + PATIENCE,
+        (CYCLE_BOUND + Duration::from_secs(5)) * seeds.len() as u32 + PATIENCE,
         "real_cycles_are_reported_by_exactly_one_thread",
     );
     let outcomes = seeds.into_iter().map(run_cycle).collect();

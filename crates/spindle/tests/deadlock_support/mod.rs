@@ -158,8 +158,7 @@ impl Spin {
             }
             drop(until);
             self.spinning.store(true, Ordering::SeqCst);
-            while !self.stop.load(Ordering::Relaxed) && end.is_none_or(|end| Instant::now() < end)
-            {
+            while !self.stop.load(Ordering::Relaxed) && end.is_none_or(|end| Instant::now() < end) {
                 std::hint::spin_loop();
             }
             self.spinning.store(false, Ordering::SeqCst);
