@@ -78,6 +78,10 @@ fn join_within<T>(h: JoinHandle<T>, hang: &str) -> T {
 /// has not run yet must no longer name the runner, or the runner's callback, blocking on
 /// `x`, "finds" a cycle runner -> x -> waiter -> runner that does not exist.
 /// Seen: 118 false reports in 400 rounds.
+///
+/// `wait()`, not `result()`: `result()` also waits for the done callbacks (they borrow
+/// the outcome), so holding `x` across `result()` while a callback takes `x` is a real
+/// deadlock, and reporting it is right.
 #[test]
 fn a_finished_future_wait_no_longer_names_the_tasks_runner() {
     const ROUNDS: usize = 400;
@@ -389,11 +393,12 @@ fn a_cycle_through_a_twenty_first_read_lock_is_reported() {
 
 // ---- 4. check() and the Watchdog call a hand-off a self-deadlock ----
 
-/// Runs `rounds` hand-offs: each round, `hand_over` is called with the lock held by this
-/// thread and `late` parked on it; it must hand the lock straight to `late`, which is
-/// kept off the CPU. Until `late` has run, `check()` is called again and again, and a
-/// `Watchdog` checks every millisecond. Nothing may be reported: `late` owns the lock
-/// and is about to run, it waits for nothing.
+/// Runs `rounds` hand-offs: each round, `take_and_hand_over` takes the lock, runs the
+/// closure it is given (which waits until the thread `late` is parked on the lock and
+/// starts keeping it off the CPU), and releases the lock straight to `late`. Until `late`
+/// has run, `check()` is called again and again, and a `Watchdog` checks every
+/// millisecond. Nothing may be reported: `late` owns the lock and is about to run; it
+/// waits for nothing.
 fn hand_offs_are_not_deadlocks<L: Send + Sync + 'static>(
     rounds: usize,
     lock: L,
