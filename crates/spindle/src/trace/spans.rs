@@ -83,13 +83,26 @@ impl TaskOutcome {
 }
 
 impl TaskSpan {
-    /// `task 7 (fetch_page)`, or `task 7` when the submission was not recorded. A
-    /// closure's or function's type path is shortened to what a person calls it.
+    /// `task 7 (app::fetch_page)`, or `task 7` when the submission was not recorded.
     pub(crate) fn label(&self) -> String {
         match &self.name {
-            Some(name) => format!("task {} ({})", self.task, readable_task_name(name)),
+            Some(name) => format!("task {} ({name})", self.task),
             None => format!("task {}", self.task),
         }
+    }
+}
+
+/// A task span's label as people read it: `task 7 (app::fetch_page)` is `task 7
+/// (fetch_page)` (see [`readable_task_name`]); any other label is kept.
+pub(crate) fn readable_task_label(label: &str) -> String {
+    let named = label
+        .strip_prefix("task ")
+        .and_then(|rest| rest.split_once(" ("))
+        .and_then(|(id, name)| Some((id, name.strip_suffix(')')?)))
+        .filter(|(id, _)| id.bytes().all(|b| b.is_ascii_digit()));
+    match named {
+        Some((id, name)) => format!("task {id} ({})", readable_task_name(name)),
+        None => label.to_owned(),
     }
 }
 
@@ -554,5 +567,16 @@ mod tests {
         for (raw, readable) in cases {
             assert_eq!(readable_task_name(raw), readable, "{raw}");
         }
+    }
+
+    #[test]
+    fn task_labels_shorten_only_the_name() {
+        assert_eq!(
+            readable_task_label("task 12 (app::fetch::{{closure}})"),
+            "task 12 (closure in app::fetch)"
+        );
+        assert_eq!(readable_task_label("task 3"), "task 3");
+        assert_eq!(readable_task_label("task x (a::b)"), "task x (a::b)");
+        assert_eq!(readable_task_label("layout"), "layout");
     }
 }

@@ -12,7 +12,7 @@ mod pieces;
 
 use std::fmt::Write;
 
-use super::spans::IO_LABEL;
+use super::spans::{IO_LABEL, readable_task_label};
 use super::timeline::{Timeline, TimelineRow, TimelineSpan};
 use pieces::{Piece, pieces};
 
@@ -486,21 +486,24 @@ fn draw_piece(
     let w = (scale.x(piece.end_us) - x).max(0.5);
     let at = duration(piece.start_us - scale.start_us);
     let main = &piece.longest;
-    let mut tip = if piece.spans == 1 {
+    // A task by its function's name, not its type path.
+    let label = match band {
+        Band::Task => readable_task_label(&main.label),
+        Band::State => main.label.clone(),
+    };
+    let mut tip = if piece.uniform {
         format!(
-            "{}: {} for {} at {at}",
+            "{}: {label} for {} at {at}",
             row.name,
-            main.label,
-            duration(main.dur_us)
+            duration(piece.end_us - piece.start_us)
         )
     } else {
         format!(
-            "{}: {} spans in {} at {at}: {}; longest {} for {}",
+            "{}: {} spans in {} at {at}: {}; longest {label} for {}",
             row.name,
             piece.spans,
             duration(piece.end_us - piece.start_us),
             piece.shares_text(),
-            main.label,
             duration(main.dur_us)
         )
     };
@@ -699,6 +702,99 @@ mod tests {
     fn long_names_are_cut_with_an_ellipsis() {
         assert_eq!(shorten("worker-pool-thread-17", 8), "worker-…");
         assert_eq!(shorten("io", 8), "io");
+    }
+
+    fn span(label: &str, start_us: f64, dur_us: f64, detail: Option<&str>) -> TimelineSpan {
+        TimelineSpan {
+            label: label.to_owned(),
+            start_us,
+            dur_us,
+            detail: detail.map(str::to_owned),
+        }
+    }
+
+    fn row(id: u64, name: &str, states: Vec<TimelineSpan>, tasks: Vec<TimelineSpan>) -> TimelineRow {
+        TimelineRow {
+            thread_id: id,
+            name: name.to_owned(),
+            states,
+            tasks,
+        }
+    }
+
+    /// The value of each `attr="..."` in `svg` on elements that also carry `marker`.
+    fn attrs<'a>(svg: &'a str, marker: &str, attr: &str) -> Vec<&'a str> {
+        svg.lines()
+            .filter(|l| l.contains(marker))
+            .filter_map(|l| {
+                let at = l.find(&format!(" {attr}=\""))? + attr.len() + 3;
+                Some(&l[at..at + l[at..].find('"')?])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hover_text_names_a_task_by_its_function() {
+        let t = Timeline {
+            rows: vec![row(
+                1,
+                "downloader_0",
+                vec![span("Runnable", 0.0, 100.0, None)],
+                vec![span("task 4 (spindle_cli::lab::download::fetch_image)", 10.0, 50.0, Some("ok"))],
+            )],
+        };
+        let svg = t.to_svg();
+        assert!(svg.contains("downloader_0: task 4 (fetch_image) for 50.0 µs"), "{svg}");
+        assert!(!svg.contains("spindle_cli::"), "{svg}");
+    }
+
+    #[test]
+    fn every_colour_drawn_is_in_the_legend_io_included() {
+        let t = Timeline {
+            rows: vec![row(
+                1,
+                "fetcher",
+                vec![
+                    span("Runnable", 0.0, 100.0, None),
+                    span(IO_LABEL, 100.0, 500.0, Some("GET /img/1")),
+                    span("custom", 600.0, 100.0, None),
+                ],
+                vec![span("task 1", 0.0, 700.0, Some("unfinished"))],
+            )],
+        };
+        let svg = t.to_svg();
+        let drawn = attrs(&svg, r#"<rect class=""#, "fill");
+        let legend = attrs(&svg, "legend-item", "fill");
+        assert_eq!(drawn.len(), 4, "{svg}");
+        for fill in &drawn {
+            assert!(legend.contains(fill), "{fill} drawn but not in the legend {legend:?}");
+        }
+        assert_ne!(state_colour(IO_LABEL), state_colour("Runnable"));
+        assert!(svg.contains(">I/O</text>"), "{svg}");
+    }
+
+    #[test]
+    fn rows_go_under_the_phase_their_thread_began_in() {
+        let t = Timeline {
+            rows: vec![
+                row(1, "driver", vec![span("Runnable", 0.0, 1000.0, None)], vec![]),
+                row(2, "late", vec![span("Runnable", 700.0, 100.0, None)], vec![]),
+                row(3, "early", vec![span("Runnable", 100.0, 100.0, None)], vec![]),
+            ],
+        };
+        let options = SvgOptions::new()
+            .phase("first", 50.0, 500.0)
+            .phase("second", 500.0, 1000.0);
+        let svg = t.to_svg_with(&options);
+        let order: Vec<&str> = svg
+            .lines()
+            .filter_map(|l| {
+                let at = l.find("data-name=\"")? + 11;
+                Some(&l[at..at + l[at..].find('"')?])
+            })
+            .collect();
+        assert_eq!(order, ["driver", "first", "early", "second", "late"]);
+        assert!(svg.contains("second · 500.0 µs"), "{svg}");
     }
 
     #[test]
