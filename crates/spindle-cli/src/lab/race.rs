@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use spindle::sync::{Barrier, Mutex};
-use spindle::thread;
+use spindle::thread::{JoinHandle, Thread};
 
-use super::measure::{human, joined};
-use super::{Experiment, Failed, Findings, Step};
+use super::measure::{StartLine, failed, human, joined};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "race",
@@ -24,34 +25,65 @@ pub const EXPERIMENT: Experiment = Experiment {
 
 const THREADS: usize = 4;
 const HANG_LIMIT: Duration = Duration::from_secs(60);
-/// The longest pause between a check and the act that relies on it.
+/// The longest pause between a check and the act that relies on it, staged.
 const PAUSE: Duration = Duration::from_millis(100);
+/// The work between check and act in the unforced trials.
+const UNFORCED_WORK: Duration = Duration::from_micros(2);
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let window = step
         .scale()
         .pick(Duration::from_millis(300), Duration::from_millis(100));
+    let trials = step.scale().pick(300, 100);
     let mut f = Findings::new();
 
-    step.show("counting without a lock");
+    step.phase(format!("{THREADS} threads counting without a lock"));
     let unsynchronised = count(window, Counter::LoadThenStore)?;
-    step.show("counting with a Mutex");
+    step.phase(format!("{THREADS} threads counting under a Mutex"));
     let with_mutex = count(window, Counter::Mutex)?;
-    step.show("counting with fetch_add");
+    step.phase(format!("{THREADS} threads counting with fetch_add"));
     let with_fetch_add = count(window, Counter::FetchAdd)?;
     let counting = format!(
         "{THREADS} threads incrementing one counter for {}",
         human(window)
     );
+    let lost_note = |c: &Counted| {
+        format!(
+            "{} of {} lost ({:.0}%)",
+            c.lost(),
+            c.increments,
+            c.lost() as f64 / c.increments.max(1) as f64 * 100.0
+        )
+    };
+    f.chart(Chart::bars(
+        format!("updates lost, {counting}"),
+        vec![
+            Bar::new(
+                "no lock (load, then store)",
+                unsynchronised.lost() as f64,
+                lost_note(&unsynchronised),
+                Tone::Bad,
+            ),
+            Bar::new(
+                "under a Mutex",
+                with_mutex.lost() as f64,
+                lost_note(&with_mutex),
+                Tone::Good,
+            ),
+            Bar::new(
+                "atomic fetch_add",
+                with_fetch_add.lost() as f64,
+                lost_note(&with_fetch_add),
+                Tone::Good,
+            ),
+        ],
+    ));
     for (how, counted) in [
         ("load then store (no lock)", &unsynchronised),
         ("under a Mutex", &with_mutex),
         ("fetch_add", &with_fetch_add),
     ] {
-        f.row(
-            format!("{counting}, {how}"),
-            format!("{} of {} updates lost", counted.lost(), counted.increments),
-        );
+        f.row(format!("{counting}, {how}"), lost_note(counted));
     }
     let (unsynchronised, with_mutex, with_fetch_add, increments) = (
         unsynchronised.lost(),
@@ -60,16 +92,28 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         unsynchronised.increments,
     );
 
-    step.show("bank account and ticket booking");
-    let bank_broken = check_then_act(100, 80, false)?;
-    let bank_fixed = check_then_act(100, 80, true)?;
-    let seats_broken = check_then_act(1, 1, false)?;
-    let seats_fixed = check_then_act(1, 1, true)?;
+    step.phase("check-then-act, staged: bank account and ticket booking");
+    let bank_broken = check_then_act("account", 100, 80, false)?;
+    let bank_fixed = check_then_act("account", 100, 80, true)?;
+    let seats_broken = check_then_act("seat", 1, 1, false)?;
+    let seats_fixed = check_then_act("seat", 1, 1, true)?;
+    step.phase(format!(
+        "check-then-act, unforced: {trials} bookings of the last seat"
+    ));
+    let doubles = unforced(trials)?;
+    step.end_phase();
+
     let gap = human(PAUSE);
+    f.staged(format!(
+        "the bank and ticket stories force the bad interleaving: a barrier holds each \
+         thread between its check and its act until the other has checked too (at most \
+         {gap}), so it happens every run. Unforced, two threads started together with {} \
+         of work between check and act sold the last seat twice in {doubles} of {trials} \
+         trials here: the result differs from one execution to the next.",
+        human(UNFORCED_WORK)
+    ));
     f.row(
-        format!(
-            "balance 100, two withdrawals of 80: check, pause (until both checked, at most {gap}), debit"
-        ),
+        "balance 100, two withdrawals of 80: check, pause (staged), debit",
         format!(
             "{} succeeded, balance {}",
             bank_broken.succeeded, bank_broken.left
@@ -83,7 +127,7 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         ),
     );
     f.row(
-        "1 seat left, two bookings: check, pause (the same), book",
+        "1 seat left, two bookings: check, pause (staged), book",
         format!(
             "{} booked, seats left {}",
             seats_broken.succeeded, seats_broken.left
@@ -96,6 +140,10 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
             seats_fixed.succeeded, seats_fixed.left
         ),
     );
+    f.row(
+        format!("1 seat, two bookings started together, unforced, {trials} trials"),
+        format!("sold twice in {doubles} of {trials}"),
+    );
 
     f.figure("increments_unsynchronised", increments);
     f.figure("lost_updates_unsynchronised", unsynchronised);
@@ -107,24 +155,33 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("bank_balance_mutex", bank_fixed.left);
     f.figure("seats_booked_unsynchronised", seats_broken.succeeded);
     f.figure("seats_booked_mutex", seats_fixed.succeeded);
+    f.figure("unforced_trials", trials);
+    f.figure("unforced_sold_twice", doubles);
 
-    let holds = unsynchronised > 0
-        && with_mutex == 0
-        && with_fetch_add == 0
-        && bank_broken.left < 0
-        && bank_fixed.succeeded == 1
-        && bank_fixed.left >= 0
-        && seats_broken.succeeded > 1
-        && seats_fixed.succeeded == 1;
-    Ok(f.conclude(
-        holds,
-        format!(
-            "{unsynchronised} of {increments} updates lost without a lock, {with_mutex} with a Mutex, \
-             {with_fetch_add} with fetch_add; the account went to {} and the last seat was sold \
-             {} times without a lock, {} and {} with one",
-            bank_broken.left, seats_broken.succeeded, bank_fixed.left, seats_fixed.succeeded
-        ),
-    ))
+    f.check(
+        "without a lock, concurrent read-modify-writes lose updates",
+        unsynchronised > 0,
+    );
+    f.check("under a Mutex, none is lost", with_mutex == 0);
+    f.check(
+        "with an atomic fetch_add, none is lost",
+        with_fetch_add == 0,
+    );
+    f.check(
+        "a check-then-act without a lock lets both threads through (staged)",
+        bank_broken.left < 0 && seats_broken.succeeded > 1,
+    );
+    f.check(
+        "check and act under one Mutex let only one through",
+        bank_fixed.succeeded == 1 && bank_fixed.left >= 0 && seats_fixed.succeeded == 1,
+    );
+    Ok(f.conclude(format!(
+        "{unsynchronised} of {increments} updates lost without a lock, {with_mutex} with a Mutex, \
+         {with_fetch_add} with fetch_add; the account went to {} and the last seat was sold \
+         {} times without a lock (staged), {} and {} with one; unforced, the seat was sold \
+         twice in {doubles} of {trials} trials",
+        bank_broken.left, seats_broken.succeeded, bank_fixed.left, seats_fixed.succeeded
+    )))
 }
 
 /// How the threads increment the shared counter.
@@ -151,20 +208,36 @@ impl Counted {
 /// Increments per check of the stop flag: few enough checks to keep the loop tight.
 const BATCH: u64 = 256;
 
+/// Starts a thread named `name` running `body`.
+fn start<T: Send + 'static>(
+    name: String,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Unmeasured> {
+    Thread::new(body)
+        .name(name)
+        .start()
+        .map_err(|e| failed(format!("could not start a thread: {e}")))
+}
+
 /// Runs `THREADS` threads that each add 1 to a shared counter over and over for
 /// `window` (a time, not a count, so that they overlap even on a busy machine), each
 /// counting the increments it made.
-fn count(window: Duration, how: Counter) -> Result<Counted, Failed> {
+fn count(window: Duration, how: Counter) -> Result<Counted, Unmeasured> {
     let atomic = Arc::new(AtomicU64::new(0));
     let locked = Arc::new(Mutex::named("counter", 0u64));
     let stop = Arc::new(AtomicBool::new(false));
-    let start = Arc::new(Barrier::new(THREADS + 1));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (atomic, locked, stop, start) =
-                (atomic.clone(), locked.clone(), stop.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait().expect("the start barrier is never broken");
+    let begin = Arc::new(Barrier::new(THREADS + 1));
+    let role = match how {
+        Counter::LoadThenStore => "adds without a lock",
+        Counter::Mutex => "adds under the Mutex",
+        Counter::FetchAdd => "adds with fetch_add",
+    };
+    let handles = (1..=THREADS)
+        .map(|i| {
+            let (atomic, locked, stop, begin) =
+                (atomic.clone(), locked.clone(), stop.clone(), begin.clone());
+            start(format!("{role} {i}"), move || {
+                begin.wait().expect("the start barrier is never broken");
                 let mut made = 0;
                 while !stop.load(Ordering::Relaxed) {
                     for _ in 0..BATCH {
@@ -186,9 +259,9 @@ fn count(window: Duration, how: Counter) -> Result<Counted, Failed> {
                 made
             })
         })
-        .collect();
-    start.wait().expect("the start barrier is never broken");
-    thread::sleep(window);
+        .collect::<Result<Vec<_>, _>>()?;
+    begin.wait().expect("the start barrier is never broken");
+    spindle::thread::sleep(window);
     stop.store(true, Ordering::Relaxed);
     let mut increments = 0;
     for h in handles {
@@ -206,25 +279,27 @@ struct Taken {
     left: i64,
 }
 
-/// Two threads each check that `amount` is available, pause (the time a real program
-/// spends between the two: a database call, a page render), then take it. The pause
-/// lasts until the other thread has checked too, at most `PAUSE`: the unlucky
-/// interleaving that a busy server meets by chance, here every time. With `locked`, the
-/// check and the taking happen under one Mutex, so the other thread cannot check in
-/// the meantime, and the pause runs its full length.
-fn check_then_act(stock: i64, amount: i64, locked: bool) -> Result<Taken, Failed> {
+/// Two threads each check that `amount` of `what` is available, pause (the time a real
+/// program spends between the two: a database call, a page render), then take it. The
+/// pause lasts until the other thread has checked too, at most `PAUSE`: the unlucky
+/// interleaving that a busy server meets by chance, here every time (staged). With
+/// `locked`, the check and the taking happen under one Mutex, so the other thread cannot
+/// check in the meantime, and the pause runs its full length.
+fn check_then_act(what: &str, stock: i64, amount: i64, locked: bool) -> Result<Taken, Unmeasured> {
     let unlocked = Arc::new(AtomicI64::new(stock));
-    let guarded = Arc::new(Mutex::named("account", stock));
+    let guarded = Arc::new(Mutex::named(what, stock));
     let both_checked = Arc::new(Barrier::new(2));
-    let handles: Vec<_> = (0..2)
-        .map(|_| {
+    let how = if locked { "under a Mutex" } else { "no lock" };
+    let handles = ["A", "B"]
+        .into_iter()
+        .map(|who| {
             let (unlocked, guarded, both) =
                 (unlocked.clone(), guarded.clone(), both_checked.clone());
             // A timeout breaks the barrier, which then lets the other thread straight on.
             let pause = move || {
                 let _ = both.wait_timeout(PAUSE);
             };
-            thread::spawn(move || {
+            start(format!("takes from the {what}, {how}: {who}"), move || {
                 if locked {
                     let mut left = guarded.lock();
                     if *left < amount {
@@ -244,7 +319,7 @@ fn check_then_act(stock: i64, amount: i64, locked: bool) -> Result<Taken, Failed
                 }
             })
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let mut succeeded = 0;
     for h in handles {
         succeeded += u32::from(joined(h, HANG_LIMIT)?);
@@ -255,4 +330,53 @@ fn check_then_act(stock: i64, amount: i64, locked: bool) -> Result<Taken, Failed
         unlocked.load(Ordering::SeqCst)
     };
     Ok(Taken { succeeded, left })
+}
+
+/// The last seat, booked by two customers at once, `trials` times, with nothing forcing
+/// the interleaving: both start together (a barrier between trials puts the seat back,
+/// a start line has both running), check, work `UNFORCED_WORK`, book. How many trials
+/// sold it twice.
+fn unforced(trials: usize) -> Result<usize, Unmeasured> {
+    let seats = Arc::new(AtomicI64::new(1));
+    let reset = Arc::clone(&seats);
+    let together = Arc::new(Barrier::with_action(2, move || {
+        reset.store(1, Ordering::SeqCst);
+    }));
+    let line = Arc::new(StartLine::new(2));
+    let customers = (1..=2)
+        .map(|i| {
+            let (seats, together, line) =
+                (Arc::clone(&seats), Arc::clone(&together), Arc::clone(&line));
+            start(format!("customer {i}"), move || {
+                let mut booked = Vec::with_capacity(trials);
+                for trial in 0..trials {
+                    if together.wait_timeout(HANG_LIMIT).is_err() {
+                        break;
+                    }
+                    line.cross(trial);
+                    let ok = seats.load(Ordering::SeqCst) >= 1 && {
+                        let work = std::time::Instant::now();
+                        while work.elapsed() < UNFORCED_WORK {
+                            std::hint::spin_loop();
+                        }
+                        let left = seats.load(Ordering::SeqCst);
+                        seats.store(left - 1, Ordering::SeqCst);
+                        true
+                    };
+                    booked.push(ok);
+                }
+                booked
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut booked = Vec::new();
+    for c in customers {
+        booked.push(joined(c, HANG_LIMIT)?);
+    }
+    if booked.iter().any(|b| b.len() != trials) {
+        return Err(failed("a customer stopped before the last trial"));
+    }
+    Ok((0..trials)
+        .filter(|&t| booked[0][t] && booked[1][t])
+        .count())
 }

@@ -76,7 +76,10 @@ where
                 return;
             };
             let f = Arc::clone(&self.f);
-            match self.executor.try_submit_as(type_name::<F>(), move || f(item)) {
+            match self
+                .executor
+                .try_submit_as(type_name::<F>(), move || f(item))
+            {
                 Some(future) => self.in_flight.push_back(future),
                 None => panic!(
                     "cannot schedule new futures after shutdown (the pool was shut down \

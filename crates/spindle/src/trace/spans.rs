@@ -525,7 +525,12 @@ mod tests {
         let s = Script::new()
             .at(0, 2, "fetcher", EventKind::ThreadStart)
             .at(10, 2, "fetcher", io(Some("GET /a")))
-            .at(20, 2, "fetcher", state(ThreadState::Blocked, Some("Mutex \"pool\"")))
+            .at(
+                20,
+                2,
+                "fetcher",
+                state(ThreadState::Blocked, Some("Mutex \"pool\"")),
+            )
             .at(25, 2, "fetcher", state(ThreadState::Runnable, None))
             .at(40, 2, "fetcher", io(None))
             .at(50, 2, "fetcher", EventKind::ThreadEnd);
@@ -533,7 +538,13 @@ mod tests {
         let got: Vec<_> = spans.tracks[0]
             .states
             .iter()
-            .map(|s| (s.label(), s.waiting_on.as_deref().map(str::to_owned), s.start / 1000))
+            .map(|s| {
+                (
+                    s.label(),
+                    s.waiting_on.as_deref().map(str::to_owned),
+                    s.start / 1000,
+                )
+            })
             .collect();
         let get = Some("GET /a".to_owned());
         assert_eq!(

@@ -461,7 +461,15 @@ fn draw_row(
         draw_piece(svg, row, &piece, Band::Task, scale, top + 2.0, task_height);
     }
     for piece in pieces(&row.states, state_key, scale.pixel_us(), MAX_PIECES) {
-        draw_piece(svg, row, &piece, Band::State, scale, state_top, state_height);
+        draw_piece(
+            svg,
+            row,
+            &piece,
+            Band::State,
+            scale,
+            state_top,
+            state_height,
+        );
     }
     let _ = writeln!(svg, "</g>");
 }
@@ -713,7 +721,12 @@ mod tests {
         }
     }
 
-    fn row(id: u64, name: &str, states: Vec<TimelineSpan>, tasks: Vec<TimelineSpan>) -> TimelineRow {
+    fn row(
+        id: u64,
+        name: &str,
+        states: Vec<TimelineSpan>,
+        tasks: Vec<TimelineSpan>,
+    ) -> TimelineRow {
         TimelineRow {
             thread_id: id,
             name: name.to_owned(),
@@ -740,11 +753,19 @@ mod tests {
                 1,
                 "downloader_0",
                 vec![span("Runnable", 0.0, 100.0, None)],
-                vec![span("task 4 (spindle_cli::lab::download::fetch_image)", 10.0, 50.0, Some("ok"))],
+                vec![span(
+                    "task 4 (spindle_cli::lab::download::fetch_image)",
+                    10.0,
+                    50.0,
+                    Some("ok"),
+                )],
             )],
         };
         let svg = t.to_svg();
-        assert!(svg.contains("downloader_0: task 4 (fetch_image) for 50.0 µs"), "{svg}");
+        assert!(
+            svg.contains("downloader_0: task 4 (fetch_image) for 50.0 µs"),
+            "{svg}"
+        );
         assert!(!svg.contains("spindle_cli::"), "{svg}");
     }
 
@@ -767,7 +788,10 @@ mod tests {
         let legend = attrs(&svg, "legend-item", "fill");
         assert_eq!(drawn.len(), 4, "{svg}");
         for fill in &drawn {
-            assert!(legend.contains(fill), "{fill} drawn but not in the legend {legend:?}");
+            assert!(
+                legend.contains(fill),
+                "{fill} drawn but not in the legend {legend:?}"
+            );
         }
         assert_ne!(state_colour(IO_LABEL), state_colour("Runnable"));
         assert!(svg.contains(">I/O</text>"), "{svg}");
@@ -777,9 +801,24 @@ mod tests {
     fn rows_go_under_the_phase_their_thread_began_in() {
         let t = Timeline {
             rows: vec![
-                row(1, "driver", vec![span("Runnable", 0.0, 1000.0, None)], vec![]),
-                row(2, "late", vec![span("Runnable", 700.0, 100.0, None)], vec![]),
-                row(3, "early", vec![span("Runnable", 100.0, 100.0, None)], vec![]),
+                row(
+                    1,
+                    "driver",
+                    vec![span("Runnable", 0.0, 1000.0, None)],
+                    vec![],
+                ),
+                row(
+                    2,
+                    "late",
+                    vec![span("Runnable", 700.0, 100.0, None)],
+                    vec![],
+                ),
+                row(
+                    3,
+                    "early",
+                    vec![span("Runnable", 100.0, 100.0, None)],
+                    vec![],
+                ),
             ],
         };
         let options = SvgOptions::new()

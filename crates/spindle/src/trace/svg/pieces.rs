@@ -114,7 +114,11 @@ pub(super) fn pieces<'a>(
 }
 
 /// Bars at least `min_us` wide where spans are that dense.
-fn build<'a>(spans: &'a [TimelineSpan], key: fn(&TimelineSpan) -> &str, min_us: f64) -> Vec<Piece<'a>> {
+fn build<'a>(
+    spans: &'a [TimelineSpan],
+    key: fn(&TimelineSpan) -> &str,
+    min_us: f64,
+) -> Vec<Piece<'a>> {
     let mut out: Vec<Piece<'a>> = Vec::new();
     for span in spans {
         if let Some(last) = out.last_mut() {
