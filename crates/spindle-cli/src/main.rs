@@ -74,7 +74,7 @@ struct LabArgs {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// Also write the whole run's Chrome trace (JSON) to this file: open it in
-    /// https://ui.perfetto.dev to zoom into any experiment. Checked before anything runs.
+    /// Perfetto (ui.perfetto.dev) to zoom into any experiment. Checked before anything runs.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// For `download`: fetch the URLs listed in this file (one per line) instead of the

@@ -69,21 +69,33 @@ fn the_report_fits_a_1280_pixel_window_in_a_real_browser() {
     );
     let html = std::fs::read_to_string(&report).expect("the report was written");
     assert!(html.len() < 1_000_000, "the page is {} bytes", html.len());
-    assert!(!html.contains("<script"), "the report itself runs no scripts");
+    assert!(
+        !html.contains("<script"),
+        "the report itself runs no scripts"
+    );
 
     let checked = dir.join("checked.html");
-    std::fs::write(&checked, html.replace("</body>", &format!("{MEASURE}</body>")))
-        .expect("the page to measure is written");
+    std::fs::write(
+        &checked,
+        html.replace("</body>", &format!("{MEASURE}</body>")),
+    )
+    .expect("the page to measure is written");
     let dom = dump_dom(&chromium, &checked, &dir.join("profile"));
     let found = layout_check(&dom);
 
-    assert_eq!(found["viewport"], 1280, "the window is 1280 pixels wide: {found}");
+    assert_eq!(
+        found["viewport"], 1280,
+        "the window is 1280 pixels wide: {found}"
+    );
     assert!(
         found["pageWidth"].as_f64().unwrap() <= 1280.0,
         "nothing scrolls sideways: {found}"
     );
     let too_wide = found["tooWide"].as_array().unwrap();
-    assert!(too_wide.is_empty(), "wider than their column: {too_wide:#?}");
+    assert!(
+        too_wide.is_empty(),
+        "wider than their column: {too_wide:#?}"
+    );
     let sections = found["sections"].as_array().unwrap();
     let ids: Vec<&str> = sections.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids, EXPERIMENTS, "one section per experiment");
@@ -112,8 +124,8 @@ fn find_chromium() -> PathBuf {
 
 /// A fresh folder for this run's files.
 fn scratch() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("lab-browser-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lab-browser-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -14,7 +14,7 @@ use spindle::futures::ThreadPoolExecutor;
 use spindle::thread::Thread;
 use spindle::trace;
 
-use super::measure::{failed, human, joined, ratio, seconds, timed};
+use super::measure::{failed, human, joined, plural, ratio, seconds, timed};
 use super::report::chart::{Bar, Chart, Tone};
 use super::{Experiment, Findings, Step, Unmeasured};
 use server::{ImageServer, image_bytes};
@@ -130,7 +130,7 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
             human(latency)
         )
     } else {
-        format!("{n} files from --urls")
+        format!("{} from --urls", plural(n, "file"))
     };
     let mut f = Findings::new();
     f.row(format!("{what}, one after another"), human(sequential));
@@ -159,7 +159,7 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     f.figure("bytes_match", same);
 
     f.chart(Chart::bars(
-        format!("{n} downloads: wall time (shorter is faster)"),
+        format!("{}: wall time (shorter is faster)", plural(n, "download")),
         vec![
             Bar::new(
                 "one after another",
@@ -185,8 +185,9 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
         same && sequential_bytes == pool_bytes,
     );
     Ok(f.conclude(format!(
-        "{n} downloads took {} one after another and {} with a pool of {WORKERS} \
+        "{} took {} one after another and {} with a pool of {WORKERS} \
              ({speedup:.1}x faster); the files {}",
+        plural(n, "download"),
         human(sequential),
         human(pooled),
         if same { "match" } else { "differ" }

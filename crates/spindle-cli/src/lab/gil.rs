@@ -40,10 +40,10 @@ const HANG_LIMIT: Duration = Duration::from_secs(60);
 
 fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let scale = step.scale();
-    let per_sum = scale.pick(Duration::from_millis(100), Duration::from_millis(40));
+    let per_sum = scale.pick(Duration::from_millis(60), Duration::from_millis(40));
     // At least `MIN_ROUNDS`, then more while the time allows: the best round counts.
     let (min_rounds, max_rounds) = (2, scale.pick(4, 3));
-    let budget = scale.pick(Duration::from_secs(4), Duration::from_millis(1500));
+    let budget = scale.pick(Duration::from_secs(3), Duration::from_millis(1500));
     let naps = scale.pick(10, 5);
     let nap = scale.pick(Duration::from_millis(20), Duration::from_millis(10));
 

@@ -125,15 +125,17 @@ pub fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// A duration for people: `1.50 s`, `12.3 ms`, `850 µs`.
+/// A duration for people: `1.50 s`, `12.3 ms`, `850 µs`, `300 ns`.
 pub fn human(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 1.0 {
         format!("{s:.2} s")
     } else if s >= 0.001 {
         format!("{:.1} ms", s * 1e3)
-    } else {
+    } else if s >= 1e-6 {
         format!("{:.0} µs", s * 1e6)
+    } else {
+        format!("{:.0} ns", s * 1e9)
     }
 }
 
@@ -156,6 +158,7 @@ mod tests {
         assert_eq!(human(Duration::from_millis(1500)), "1.50 s");
         assert_eq!(human(Duration::from_micros(12_345)), "12.3 ms");
         assert_eq!(human(Duration::from_micros(850)), "850 µs");
+        assert_eq!(human(Duration::from_nanos(300)), "300 ns");
     }
 
     #[test]

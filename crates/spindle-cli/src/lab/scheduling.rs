@@ -8,7 +8,7 @@ mod orders;
 mod starvation;
 
 use super::machine::cores_available;
-use super::measure::{human, seconds};
+use super::measure::{human, plural, seconds};
 use super::report::chart::{Bar, Chart, Tone};
 use super::verdict::Verdict;
 use super::{Experiment, Findings, Step, Unmeasured};
@@ -56,8 +56,9 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
             orders::APPENDS
         ),
         format!(
-            "{} distinct orders; the most common one {} of {runs} times",
-            orders.distinct, orders.most_common
+            "{}; the most common one {} of {runs} times",
+            plural(orders.distinct, "distinct order"),
+            orders.most_common
         ),
     );
     for (i, (order, times)) in orders.examples.iter().enumerate() {
@@ -70,8 +71,8 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
                 human(starvation::HOLD)
             ),
             format!(
-                "passed over {} times in a typical wait (at most {}); waited {} typically (at most {})",
-                s.median_passed_over,
+                "passed over {} in a typical wait (at most {}); waited {} typically (at most {})",
+                times(s.median_passed_over),
                 s.max_passed_over,
                 human(s.median_wait),
                 human(s.longest_wait)
@@ -85,8 +86,8 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
                 "barging (default unlock)",
                 barging.median_passed_over as f64,
                 format!(
-                    "{} times, a wait of {}",
-                    barging.median_passed_over,
+                    "{}, a wait of {}",
+                    times(barging.median_passed_over),
                     human(barging.median_wait)
                 ),
                 Tone::Bad,
@@ -95,8 +96,8 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
                 "fair (unlock_fair)",
                 fair.median_passed_over as f64,
                 format!(
-                    "{} times, a wait of {}",
-                    fair.median_passed_over,
+                    "{}, a wait of {}",
+                    times(fair.median_passed_over),
                     human(fair.median_wait)
                 ),
                 Tone::Good,
@@ -147,14 +148,19 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
         _ => f.check(claim, shown),
     }
     Ok(f.conclude(format!(
-        "{runs} runs of the same {} threads gave {} distinct orders; a thread waiting for a \
-         lock that another re-takes in a loop was typically passed over {} times (a wait of {}) \
-         with the default hand-off, {} times ({}) with unlock_fair",
+        "{runs} runs of the same {} threads gave {}; a thread waiting for a lock that another \
+         re-takes in a loop was typically passed over {} (a wait of {}) with the default \
+         hand-off, {} ({}) with unlock_fair",
         orders::THREADS,
-        orders.distinct,
-        barging.median_passed_over,
+        plural(orders.distinct, "distinct order"),
+        times(barging.median_passed_over),
         human(barging.median_wait),
-        fair.median_passed_over,
+        times(fair.median_passed_over),
         human(fair.median_wait)
     )))
+}
+
+/// `1 time`, `3 times`.
+fn times(n: u64) -> String {
+    plural(usize::try_from(n).unwrap_or(usize::MAX), "time")
 }
