@@ -4,8 +4,10 @@
 //! A speed-up needs spare cores. With one core available, the three claims about cores
 //! cannot be shown either way: "not measured: only 1 core available". With cores but
 //! other programs holding them (fewer than `SPARE_MIN` left to the lab while it
-//! measured), a missing speed-up says nothing about threads: "not measured" again,
-//! rather than "does not hold".
+//! measured), a missing speed-up says nothing about threads, and wall times taken at
+//! different moments of a busy machine cannot be compared: "not measured" again, rather
+//! than a verdict the load decided. Threads under the Gil that kept more than one core
+//! busy fail their claim whatever the load.
 
 use crate::lab::verdict::Verdict;
 
@@ -69,14 +71,22 @@ impl Figures {
         if self.cores < 2 {
             return (claim, Verdict::NotMeasured, ONE_CORE.to_owned());
         }
-        let took_turns =
-            self.gil_parallelism <= GIL_PARALLEL_MAX && self.gil_vs_sequential >= GIL_TIME_MIN;
-        if took_turns && busy(self.gil_spare_cores) {
-            // No threads could have sped up then: the Gil's part cannot be told apart.
+        // Threads that kept more than one core busy ran together: the claim fails,
+        // whatever else the machine did.
+        if self.gil_parallelism > GIL_PARALLEL_MAX {
+            return (claim, Verdict::DoesNotHold, String::new());
+        }
+        if busy(self.gil_spare_cores) {
+            // No threads could have sped up then, and wall times measured at different
+            // moments of a busy machine cannot be compared.
             let why = busy_why(self.gil_spare_cores, self.cores);
             return (claim, Verdict::NotMeasured, why);
         }
-        (claim, holds(took_turns), String::new())
+        (
+            claim,
+            holds(self.gil_vs_sequential >= GIL_TIME_MIN),
+            String::new(),
+        )
     }
 
     fn threads_speed_up(&self) -> (&'static str, Verdict, String) {
@@ -203,6 +213,24 @@ mod tests {
             ..quiet()
         };
         assert_eq!(verdicts(&f)[1], Verdict::DoesNotHold);
+    }
+
+    #[test]
+    fn wall_times_of_a_busy_machine_are_not_compared() {
+        // Under load the Gil's round got more of the machine than the sequential one:
+        // it looks faster, but it still kept one core busy at most.
+        let f = Figures {
+            gil_parallelism: 0.61,
+            gil_vs_sequential: 0.76,
+            gil_spare_cores: Some(0.61),
+            ..quiet()
+        };
+        assert_eq!(verdicts(&f)[0], Verdict::NotMeasured);
+        let quiet_but_faster = Figures {
+            gil_spare_cores: Some(1.9),
+            ..f
+        };
+        assert_eq!(verdicts(&quiet_but_faster)[0], Verdict::DoesNotHold);
     }
 
     #[test]
