@@ -28,8 +28,9 @@ pub const EXPERIMENTS: [&str; 13] = [
     "scheduling",
 ];
 
-/// No run of the program may take longer: a hang fails the test instead of freezing it.
-pub const LIMIT: Duration = Duration::from_secs(150);
+/// No run of the program may take longer: a hang fails the test instead of freezing it
+/// (with a message, before nextest's own limit of 120 s ends the test).
+pub const LIMIT: Duration = Duration::from_secs(110);
 
 pub struct Run {
     pub code: Option<i32>,
