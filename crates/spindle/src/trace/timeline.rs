@@ -582,6 +582,35 @@ mod tests {
     }
 
     #[test]
+    fn io_reads_back_from_its_chrome_trace_as_io() {
+        let io = |what: Option<&str>| crate::trace::EventKind::Io {
+            what: what.map(std::sync::Arc::from),
+        };
+        let s = Script::new()
+            .at(0, 2, "fetcher", ThreadStart)
+            .at(2, 2, "fetcher", io(Some("GET /a")))
+            .at(8, 2, "fetcher", io(None))
+            .at(9, 2, "fetcher", ThreadEnd);
+        let spans = build(&s.events, s.origin, s.end(10));
+        let direct = Timeline::from_spans(&spans);
+        let json = chrome::to_json(&spans).to_string();
+        assert_eq!(Timeline::from_chrome_json(&json).unwrap(), direct);
+        let states: Vec<_> = direct.rows[0]
+            .states
+            .iter()
+            .map(|s| (s.label.as_str(), s.detail.as_deref(), s.dur_us))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("Runnable", None, 2.0),
+                ("I/O", Some("GET /a"), 6.0),
+                ("Runnable", None, 1.0)
+            ]
+        );
+    }
+
+    #[test]
     fn every_event_it_cannot_draw_is_counted_with_its_reason() {
         let json = r#"[
             {"name": "thread_name", "ph": "M", "tid": 1, "args": {"name": "main"}},
