@@ -9,19 +9,16 @@
 //! The verdict rules are in `gil/verdict.rs`.
 
 mod processes;
+mod runs;
 mod verdict;
 
-use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spindle::sync::Gil;
-use spindle::thread::{self, Thread};
-
-use super::machine::{CpuReading, Usage, cores_available};
-use super::measure::{failed, human, joined, ratio, seconds, thread_cpu_time, timed};
+use super::machine::cores_available;
+use super::measure::{human, ratio, seconds};
 use super::report::chart::{Bar, Chart, Tone};
 use super::{Experiment, Findings, Step, Unmeasured};
+use runs::{Run, run_io, run_sequential, run_threads, run_under_gil, size_for};
 use verdict::Figures;
 
 pub const EXPERIMENT: Experiment = Experiment {
@@ -41,7 +38,7 @@ const HANG_LIMIT: Duration = Duration::from_secs(60);
 fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let scale = step.scale();
     let per_sum = scale.pick(Duration::from_millis(60), Duration::from_millis(40));
-    // At least `MIN_ROUNDS`, then more while the time allows: the best round counts.
+    // At least `min_rounds`, then more while the time allows: the best round counts.
     let (min_rounds, max_rounds) = (2, scale.pick(4, 3));
     let budget = scale.pick(Duration::from_secs(3), Duration::from_millis(1500));
     let naps = scale.pick(10, 5);
@@ -264,199 +261,4 @@ fn others_note(run: &Run) -> String {
         Some(others) if others >= 0.1 => format!(", other programs used {others:.2} cores"),
         _ => String::new(),
     }
-}
-
-/// The CPU-bound task: a sum that the compiler cannot fold, with a hook per iteration.
-fn sum_to(n: u64, mut tick: impl FnMut()) -> u64 {
-    let mut sum = 0u64;
-    for i in 0..n {
-        sum = sum.wrapping_add(black_box(i));
-        tick();
-    }
-    sum
-}
-
-/// The `n` for which `sum_to(n)` takes about `target` on this machine (and build).
-fn size_for(target: Duration) -> u64 {
-    const PROBE: u64 = 100_000;
-    let fastest = (0..3)
-        .map(|_| timed(|| check_sum(PROBE, sum_to(PROBE, || {}))).1)
-        .min()
-        .expect("three probes");
-    let scale = target.as_secs_f64() / fastest.as_secs_f64().max(1e-6);
-    // Round to two significant digits, so that the figure reads as a plain number.
-    let n = (PROBE as f64 * scale).max(PROBE as f64);
-    let unit = 10f64.powi(n.log10().floor() as i32 - 1);
-    ((n / unit).round() * unit) as u64
-}
-
-fn check_sum(n: u64, sum: u64) {
-    assert_eq!(
-        sum,
-        n * (n - 1) / 2,
-        "the CPU-bound task computed a wrong sum"
-    );
-}
-
-/// One CPU-bound run: its wall time, the CPU time its threads (or worker processes)
-/// used, and the machine's use meanwhile.
-#[derive(Clone, Copy)]
-struct Run {
-    wall: Duration,
-    cpu: Duration,
-    usage: Option<Usage>,
-}
-
-impl Run {
-    const NONE: Run = Run {
-        wall: Duration::MAX,
-        cpu: Duration::ZERO,
-        usage: None,
-    };
-
-    /// Runs `work`, which says the CPU time it used, timing it and reading the
-    /// machine's use around it.
-    fn measure(work: impl FnOnce() -> Result<Spent, Unmeasured>) -> Result<Run, Unmeasured> {
-        let before = CpuReading::now();
-        let (spent, wall) = timed(work);
-        let spent = spent?;
-        let usage = before.until(&CpuReading::now(), spent.in_workers);
-        Ok(Run {
-            wall,
-            cpu: spent.total,
-            usage: Some(usage),
-        })
-    }
-
-    /// The least disturbed of two runs: the faster one.
-    fn best(self, other: Run) -> Run {
-        if other.wall < self.wall { other } else { self }
-    }
-
-    /// How many cores were busy on average: CPU time over wall time.
-    fn parallelism(&self) -> f64 {
-        self.cpu.as_secs_f64() / self.wall.as_secs_f64()
-    }
-
-    /// This run's wall time over `other`'s.
-    fn wall_over(&self, other: &Run) -> f64 {
-        self.wall.as_secs_f64() / other.wall.as_secs_f64()
-    }
-
-    /// The cores left to this process during the run, rounded; `None` where the system
-    /// does not say what other programs used.
-    fn spare_cores(&self) -> Option<f64> {
-        let usage = self.usage?;
-        usage.others_cores?;
-        Some(ratio(usage.spare_cores()))
-    }
-}
-
-/// The CPU time a run used: in all, and the part of it worker processes used (which
-/// this process's own clock does not count).
-pub struct Spent {
-    pub total: Duration,
-    pub in_workers: Duration,
-}
-
-impl Spent {
-    /// CPU time of this process's own threads.
-    fn here(total: Duration) -> Spent {
-        Spent {
-            total,
-            in_workers: Duration::ZERO,
-        }
-    }
-}
-
-fn run_sequential(n: u64) -> Result<Run, Unmeasured> {
-    Run::measure(|| {
-        let h = Thread::new(move || {
-            let start = thread_cpu_time();
-            for _ in 0..THREADS {
-                check_sum(n, sum_to(n, || {}));
-            }
-            thread_cpu_time() - start
-        })
-        .name("sequential sums")
-        .start()
-        .map_err(|e| failed(format!("could not start a thread: {e}")))?;
-        joined(h, HANG_LIMIT).map(Spent::here)
-    })
-}
-
-/// Runs `work` on each of `THREADS` threads named `role N`; each returns the CPU time it
-/// used, and so does this, in total.
-fn on_threads(
-    role: &str,
-    work: impl Fn() -> Duration + Send + Sync + 'static,
-) -> Result<Duration, Unmeasured> {
-    let work = Arc::new(work);
-    let handles = (1..=THREADS)
-        .map(|i| {
-            let work = Arc::clone(&work);
-            Thread::new(move || work())
-                .name(format!("{role} {i}"))
-                .start()
-                .map_err(|e| failed(format!("could not start a thread: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    handles
-        .into_iter()
-        .map(|h| joined(h, HANG_LIMIT))
-        .sum::<Result<Duration, _>>()
-}
-
-fn run_threads(n: u64) -> Result<Run, Unmeasured> {
-    Run::measure(|| {
-        on_threads("no GIL", move || {
-            let start = thread_cpu_time();
-            check_sum(n, sum_to(n, || {}));
-            thread_cpu_time() - start
-        })
-        .map(Spent::here)
-    })
-}
-
-/// The same threads, each holding a shared Gil and ticking as CPython does between
-/// bytecodes. Also returns how often a holder was made to hand the Gil over.
-fn run_under_gil(n: u64) -> Result<(Run, u64), Unmeasured> {
-    let gil = Arc::new(Gil::new());
-    let shared = Arc::clone(&gil);
-    let run = Run::measure(|| {
-        on_threads("under the Gil", move || {
-            let start = thread_cpu_time();
-            let mut g = shared.acquire();
-            check_sum(n, sum_to(n, || g.tick()));
-            drop(g);
-            thread_cpu_time() - start
-        })
-        .map(Spent::here)
-    })?;
-    Ok((run, gil.forced_switches()))
-}
-
-/// Threads under one Gil that each wait `naps` times, with the Gil held or released.
-fn run_io(naps: u32, nap: Duration, release: bool) -> Result<Duration, Unmeasured> {
-    let gil = Arc::new(Gil::new());
-    let role = if release {
-        "I/O, Gil released"
-    } else {
-        "I/O, Gil held"
-    };
-    let (cpu, wall) = timed(|| {
-        on_threads(role, move || {
-            let mut g = gil.acquire();
-            for _ in 0..naps {
-                if release {
-                    g.allow_threads(|| thread::sleep(nap));
-                } else {
-                    thread::sleep(nap);
-                }
-                g.tick();
-            }
-            Duration::ZERO
-        })
-    });
-    cpu.map(|_| wall)
 }

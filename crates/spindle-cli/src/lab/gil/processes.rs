@@ -11,7 +11,7 @@ use spindle::thread::Thread;
 
 use super::super::Unmeasured;
 use super::super::measure::{failed, joined, thread_cpu_time};
-use super::{Spent, check_sum, sum_to};
+use super::runs::{Spent, check_sum, sum_to};
 
 /// Worker processes in the pool.
 pub const WORKERS: usize = 2;
