@@ -116,6 +116,19 @@ pub fn median<T: Ord + Copy>(values: &[T]) -> Option<T> {
     sorted.get(sorted.len() / 2).copied()
 }
 
+/// A large count for people: `18,862,087`.
+pub fn digits(n: u64) -> String {
+    let plain = n.to_string();
+    let mut out = String::with_capacity(plain.len() + plain.len() / 3);
+    for (i, c) in plain.chars().enumerate() {
+        if i > 0 && (plain.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `1 thread`, `4 threads`: a count and its noun, in agreement.
 pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -166,6 +179,14 @@ mod tests {
         assert_eq!(median(&[5, 1, 3]), Some(3));
         assert_eq!(median(&[4, 1, 3, 2]), Some(3));
         assert_eq!(median::<u32>(&[]), None);
+    }
+
+    #[test]
+    fn large_counts_are_grouped_by_thousands() {
+        assert_eq!(digits(18_862_087), "18,862,087");
+        assert_eq!(digits(999), "999");
+        assert_eq!(digits(1000), "1,000");
+        assert_eq!(digits(0), "0");
     }
 
     #[test]

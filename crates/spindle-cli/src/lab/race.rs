@@ -12,7 +12,7 @@ use std::time::Duration;
 use spindle::sync::{Barrier, Mutex};
 use spindle::thread::{JoinHandle, Thread};
 
-use super::measure::{failed, human, joined, plural};
+use super::measure::{digits, failed, human, joined, plural};
 use super::report::chart::{Bar, Chart, Tone};
 use super::{Experiment, Findings, Step, Unmeasured};
 use check_then_act::{PAUSE, UNFORCED_WORK, check_then_act, unforced, unforced_outcome};
@@ -49,8 +49,8 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let lost_note = |c: &Counted| {
         format!(
             "{} of {} lost ({:.0}%)",
-            c.lost(),
-            c.increments,
+            digits(c.lost()),
+            digits(c.increments),
             c.lost() as f64 / c.increments.max(1) as f64 * 100.0
         )
     };
@@ -175,10 +175,12 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
         bank_fixed.succeeded == 1 && bank_fixed.left >= 0 && seats_fixed.succeeded == 1,
     );
     Ok(f.conclude(format!(
-        "{unsynchronised} of {increments} updates lost without a lock, {with_mutex} with a Mutex, \
+        "{} of {} updates lost without a lock, {with_mutex} with a Mutex, \
          {with_fetch_add} with fetch_add; the account went to {} and the last seat was sold \
          {} without a lock (staged), {} and {} with one; unforced, the seat was sold \
          twice in {doubles} of {trials} trials",
+        digits(unsynchronised),
+        digits(increments),
         bank_broken.left,
         plural(seats_broken.succeeded as usize, "time"),
         bank_fixed.left,
