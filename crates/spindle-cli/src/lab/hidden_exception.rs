@@ -93,7 +93,7 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
                 Tone::Good,
             ),
             Bar::new(
-                "Err(Panicked), with the message",
+                "Err(Panicked)",
                 mapped.panicked.len() as f64,
                 mapped.panicked.len().to_string(),
                 Tone::Bad,

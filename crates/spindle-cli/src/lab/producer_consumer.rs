@@ -137,22 +137,22 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     f.figure("queue_peak", queued.peak);
     f.figure("queue_wall_s", seconds(queued.wall));
     f.chart(Chart::bars(
-        "share of a core used while waiting (lower is better)",
+        "share of a core used while waiting for the other side (lower is better)",
         vec![
             Bar::new(
-                "consumer waiting on the Condition",
+                "waiting consumer",
                 waiting_share * 100.0,
                 format!("{:.1}%", waiting_share * 100.0),
                 Tone::Good,
             ),
             Bar::new(
-                "consumer polling the buffer",
+                "polling consumer",
                 polling_share * 100.0,
                 format!("{:.1}%", polling_share * 100.0),
                 Tone::Bad,
             ),
             Bar::new(
-                "producer waiting on a full buffer",
+                "waiting producer",
                 producer_share * 100.0,
                 format!("{:.1}%", producer_share * 100.0),
                 Tone::Good,
