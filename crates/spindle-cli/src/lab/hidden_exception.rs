@@ -139,15 +139,7 @@ fn map_one_failing(items: usize) -> Mapped {
         ok: 0,
         panicked: Vec::new(),
     };
-    let results = pool.map(
-        |i: usize| {
-            if i == 4 {
-                panic!("{MAP_PANIC}");
-            }
-            i * i
-        },
-        0..items,
-    );
+    let results = pool.map(square_unless_corrupt, 0..items);
     for (i, result) in results.enumerate() {
         match result {
             Ok(square) if square == i * i => mapped.ok += 1,
@@ -157,6 +149,14 @@ fn map_one_failing(items: usize) -> Mapped {
         }
     }
     mapped
+}
+
+/// The square of `i`, except for item 4, which panics.
+fn square_unless_corrupt(i: usize) -> usize {
+    if i == 4 {
+        panic!("{MAP_PANIC}");
+    }
+    i * i
 }
 
 /// Submits a task that panics, waits for it to end, drops its future unread, and

@@ -64,7 +64,7 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
             .thread_name_prefix("pool worker")
             .build();
         timed(|| {
-            pool.map(move |_| thread::sleep(nap), 0..TASKS)
+            pool.map(thread::sleep, std::iter::repeat_n(nap, TASKS))
                 .all(|r| r.is_ok())
         })
     })
