@@ -24,7 +24,9 @@ enum Command {
     /// Every classic threading claim, measured on your machine.
     ///
     /// Runs every experiment (or the one named) and prints, for each, the claim, what was
-    /// measured here, and whether the claim holds.
+    /// measured here, and its verdict: holds, does not hold, not measured (the run could
+    /// not decide: a thread failed, or the machine cannot show it, as one core cannot show
+    /// a speed-up), or skipped (the machine lacks a program the experiment needs).
     #[command(after_help = lab::help_listing())]
     Lab(LabArgs),
     /// Work with recorded traces (Chrome trace-event JSON, as `spindle::trace::Recorder` writes).
@@ -67,13 +69,21 @@ struct LabArgs {
     /// Print one JSON object, {"experiments": [...]}, instead of tables.
     #[arg(long)]
     json: bool,
-    /// Also write a self-contained HTML report to this file.
+    /// Also write a self-contained HTML report to this file: each experiment's table,
+    /// chart and a timeline of its threads. Checked before anything runs.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Also write the whole run's Chrome trace (JSON) to this file: open it in
+    /// Perfetto (ui.perfetto.dev) to zoom into any experiment. Checked before anything runs.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
     /// For `download`: fetch the URLs listed in this file (one per line) instead of the
     /// images of its local server.
     #[arg(long, value_name = "FILE")]
     urls: Option<PathBuf>,
+    /// Make this experiment panic on purpose: how a failing experiment is reported.
+    #[arg(long, value_name = "EXPERIMENT", hide = true)]
+    fail_in: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -91,7 +101,9 @@ fn main() -> ExitCode {
             },
             json: args.json,
             report: args.report,
+            trace: args.trace,
             urls: args.urls,
+            fail_in: args.fail_in,
         }),
         Command::Trace(TraceCommand::Render { file, output }) => trace_render::run(&file, &output),
         Command::Child { what, work_ms } => {

@@ -11,7 +11,8 @@ use spindle::trace::Timeline;
 pub fn run(input: &Path, output: &Path) -> ExitCode {
     match render(input, output) {
         Ok(rows) => {
-            eprintln!("wrote {} ({rows} threads)", output.display());
+            let threads = if rows == 1 { "thread" } else { "threads" };
+            eprintln!("wrote {} ({rows} {threads})", output.display());
             ExitCode::SUCCESS
         }
         Err(message) => {

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spindle::sync::Mutex;
-use spindle::thread::Thread;
+use spindle::thread::{Thread, ThreadState};
 use spindle::trace::Recorder;
 
 fn spindle_cmd() -> Command {
@@ -34,6 +34,60 @@ fn render(trace: &Path, svg: &Path) -> (bool, String) {
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The states drawn as bars in the row of thread `thread` (each bar's `data-state`;
+/// the legend, which lists states whether or not they were drawn, is not a row).
+fn drawn_states(svg: &str, thread: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let attr = |e: &quick_xml::events::BytesStart, name: &str| {
+        e.try_get_attribute(name)
+            .unwrap()
+            .map(|a| a.unescape_value().unwrap().into_owned())
+    };
+    let mut in_row = false;
+    let mut depth = 0usize;
+    let mut states = Vec::new();
+    loop {
+        match reader.read_event().expect("the SVG is well-formed XML") {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) => {
+                if e.name().as_ref() == b"g" && attr(&e, "class").as_deref() == Some("row") {
+                    in_row = attr(&e, "data-name").as_deref() == Some(thread);
+                    depth = 0;
+                }
+                depth += 1;
+                if in_row
+                    && e.name().as_ref() == b"rect"
+                    && attr(&e, "class").as_deref() == Some("state")
+                {
+                    states.push(attr(&e, "data-state").expect("a drawn state names itself"));
+                }
+            }
+            quick_xml::events::Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    in_row = false;
+                }
+            }
+            _ => {}
+        }
+    }
+    states
+}
+
+/// Waits until `info` reads `state`, failing the test after 10 s.
+fn wait_for_state(info: &spindle::thread::ThreadInfo, state: ThreadState) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info.state() != state {
+        assert!(
+            Instant::now() < deadline,
+            "{} never read {state:?}: it reads {:?}",
+            info.name(),
+            info.state()
+        );
+        std::thread::yield_now();
+    }
 }
 
 /// The `data-name` of each row group of an SVG timeline, checking that it is
@@ -80,7 +134,8 @@ fn renders_a_recorded_trace_with_one_row_per_thread() {
         .name("render-sleeper")
         .start()
         .unwrap();
-    spindle::thread::sleep(Duration::from_millis(20));
+    // Released only once it is seen blocked on the gate: its Blocked span exists.
+    wait_for_state(&blocked.info(), ThreadState::Blocked);
     drop(held);
     blocked.join().unwrap();
     sleeper.join().unwrap();
@@ -117,7 +172,11 @@ fn renders_a_recorded_trace_with_one_row_per_thread() {
     for name in ["render-blocked", "render-sleeper"] {
         assert_eq!(rows.iter().filter(|r| *r == name).count(), 1, "{rows:?}");
     }
-    assert!(text.contains("Blocked") && text.contains("TimedWaiting"));
+    // Bars drawn in the threads' own rows, not just the legend's entries.
+    let blocked = drawn_states(&text, "render-blocked");
+    assert!(blocked.iter().any(|s| s == "Blocked"), "{blocked:?}");
+    let slept = drawn_states(&text, "render-sleeper");
+    assert!(slept.iter().any(|s| s == "TimedWaiting"), "{slept:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -147,7 +206,7 @@ fn events_it_cannot_draw_are_counted_in_a_warning() {
         "{stderr}"
     );
     assert!(stderr.contains("1 × not a JSON object"), "{stderr}");
-    assert!(stderr.contains("(1 threads)"), "{stderr}");
+    assert!(stderr.contains("(1 thread)"), "{stderr}");
     let text = std::fs::read_to_string(&svg).expect("the SVG is written");
     assert_eq!(row_names(&text), ["main"]);
     std::fs::remove_dir_all(&dir).ok();

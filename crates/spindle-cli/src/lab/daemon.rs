@@ -12,7 +12,8 @@ use clap::ValueEnum;
 use spindle::thread::{self, Thread};
 
 use super::measure::{human, seconds};
-use super::{Experiment, Failed, Findings, Step};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "daemon",
@@ -61,16 +62,17 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let work = step
         .scale()
         .pick(Duration::from_millis(1000), Duration::from_millis(300));
     let mut f = Findings::new();
 
-    step.show("child with a daemon worker");
+    step.phase("a child program whose worker is a daemon thread");
     let daemon = run_child(ChildKind::Daemon, work);
-    step.show("child with a non-daemon worker");
+    step.phase("a child program whose worker is a non-daemon thread");
     let non_daemon = run_child(ChildKind::NonDaemon, work);
+    step.end_phase();
 
     for (kind, child) in [("daemon", &daemon), ("non-daemon", &non_daemon)] {
         f.row(
@@ -82,23 +84,49 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("daemon_child_s", seconds(daemon.wall));
     f.figure("daemon_worker_finished", daemon.worker_finished);
     f.figure("non_daemon_child_s", seconds(non_daemon.wall));
+    f.figure("daemon_child_clean_exit", daemon.exited_cleanly());
+    f.figure("non_daemon_child_clean_exit", non_daemon.exited_cleanly());
     f.figure("non_daemon_worker_finished", non_daemon.worker_finished);
 
-    let holds = daemon.exited_cleanly()
-        && !daemon.worker_finished
-        && daemon.wall < work
-        && non_daemon.exited_cleanly()
-        && non_daemon.worker_finished
-        && non_daemon.wall >= work;
-    Ok(f.conclude(
-        holds,
-        format!(
-            "with a daemon worker the program exited after {} without it finishing; \
+    f.chart(Chart::bars(
+        "how long the child program ran",
+        vec![
+            Bar::new(
+                "its worker's work",
+                work.as_secs_f64(),
+                human(work),
+                Tone::Plain,
+            ),
+            Bar::new(
+                "with a daemon worker",
+                daemon.wall.as_secs_f64(),
+                format!("{}: exited without waiting", human(daemon.wall)),
+                Tone::Good,
+            ),
+            Bar::new(
+                "with a non-daemon worker",
+                non_daemon.wall.as_secs_f64(),
+                format!("{}: waited for the worker", human(non_daemon.wall)),
+                Tone::Plain,
+            ),
+        ],
+    ));
+    f.check(
+        "a daemon thread does not keep the program alive",
+        daemon.exited_cleanly() && !daemon.worker_finished && seconds(daemon.wall) < seconds(work),
+    );
+    f.check(
+        "a non-daemon thread does: the program waits for it to finish",
+        non_daemon.exited_cleanly()
+            && non_daemon.worker_finished
+            && seconds(non_daemon.wall) >= seconds(work),
+    );
+    Ok(f.conclude(format!(
+        "with a daemon worker the program exited after {} without it finishing; \
              with a non-daemon worker it exited after {}, once the worker had finished",
-            human(daemon.wall),
-            human(non_daemon.wall)
-        ),
-    ))
+        human(daemon.wall),
+        human(non_daemon.wall)
+    )))
 }
 
 /// How a child program ran.

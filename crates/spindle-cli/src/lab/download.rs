@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use spindle::futures::ThreadPoolExecutor;
-use spindle::thread;
+use spindle::thread::Thread;
+use spindle::trace;
 
-use super::measure::{human, joined, ratio, seconds, timed};
-use super::{Experiment, Failed, Findings, Step};
+use super::measure::{failed, human, joined, plural, ratio, seconds, timed};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
 use server::{ImageServer, image_bytes};
 
 pub const EXPERIMENT: Experiment = Experiment {
@@ -36,7 +38,7 @@ struct Source {
     _server: Option<ImageServer>,
 }
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let scale = step.scale();
     let images = scale.pick(20, 10);
     let size = scale.pick(256 * 1024, 32 * 1024);
@@ -44,6 +46,7 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     let source = match step.urls() {
         Some(file) => from_file(file)?,
         None => {
+            step.phase("starting a local image server");
             let server = ImageServer::start(images, size, latency, images)?;
             Source {
                 urls: (0..images).map(|i| server.url(i)).collect(),
@@ -60,35 +63,57 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     };
     let agent = ureq::AgentBuilder::new().timeout(timeout).build();
     let folder = Folder::new()?;
-
-    step.show("one download after another");
-    let sequential_dir = folder.sub("sequential")?;
-    let (fetched, sequential) = timed(|| {
+    let n = source.urls.len();
+    let jobs = |dir: &Path| -> Vec<Download> {
         source
             .urls
             .iter()
             .enumerate()
-            .map(|(i, url)| fetch(&agent, url, &sequential_dir.join(file_name(i))))
-            .collect::<Result<Vec<u64>, String>>()
-    });
-    let sequential_bytes: u64 = fetched.map_err(Failed)?.iter().sum();
+            .map(|(i, url)| Download {
+                agent: agent.clone(),
+                url: url.clone(),
+                path: dir.join(file_name(i)),
+            })
+            .collect()
+    };
 
-    step.show("a pool of threads");
-    let pool_dir = folder.sub("pool")?;
-    let (urls, pool_agent, dir) = (source.urls.clone(), agent.clone(), pool_dir.clone());
-    let pooled = thread::spawn(move || {
-        let pool = ThreadPoolExecutor::new(WORKERS);
+    step.phase("one download after another");
+    let sequential_dir = folder.sub("sequential")?;
+    let one_by_one = jobs(&sequential_dir);
+    let handle = Thread::new(move || {
         timed(|| {
-            pool.map(
-                move |(i, url): (usize, String)| fetch(&pool_agent, &url, &dir.join(file_name(i))),
-                urls.into_iter().enumerate(),
-            )
-            .map(|r| r.map_err(|e| e.to_string()).and_then(|bytes| bytes))
-            .collect::<Result<Vec<u64>, String>>()
+            one_by_one
+                .into_iter()
+                .map(fetch)
+                .collect::<Result<Vec<u64>, String>>()
         })
-    });
-    let (fetched, pooled) = joined(pooled, timeout * 4 + sequential * 2)?;
-    let pool_bytes: u64 = fetched.map_err(Failed)?.iter().sum();
+    })
+    .name("downloads one by one")
+    .start()
+    .map_err(|e| failed(format!("could not start a thread: {e}")))?;
+    let (fetched, sequential) = joined(handle, timeout * (n as u32 + 1))?;
+    let sequential_bytes: u64 = fetched.map_err(failed)?.iter().sum();
+
+    step.phase(format!("a pool of {WORKERS} threads"));
+    let pool_dir = folder.sub("pool")?;
+    let pooled_jobs = jobs(&pool_dir);
+    let handle = Thread::new(move || {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(WORKERS)
+            .thread_name_prefix("downloader")
+            .build();
+        timed(|| {
+            pool.map(fetch, pooled_jobs)
+                .map(|r| r.map_err(|e| e.to_string()).and_then(|bytes| bytes))
+                .collect::<Result<Vec<u64>, String>>()
+        })
+    })
+    .name("maps over the pool")
+    .start()
+    .map_err(|e| failed(format!("could not start a thread: {e}")))?;
+    let (fetched, pooled) = joined(handle, timeout * 4 + sequential * 2)?;
+    let pool_bytes: u64 = fetched.map_err(failed)?.iter().sum();
+    step.end_phase();
 
     let same = (0..source.urls.len()).all(|i| {
         let a = std::fs::read(sequential_dir.join(file_name(i))).ok();
@@ -98,7 +123,6 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     });
 
     let speedup = sequential.as_secs_f64() / pooled.as_secs_f64();
-    let n = source.urls.len();
     let what = if local {
         format!(
             "{n} images of {} KiB, {} latency (local server)",
@@ -106,7 +130,7 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
             human(latency)
         )
     } else {
-        format!("{n} files from --urls")
+        format!("{} from --urls", plural(n, "file"))
     };
     let mut f = Findings::new();
     f.row(format!("{what}, one after another"), human(sequential));
@@ -131,26 +155,49 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("pool_s", seconds(pooled));
     f.figure("speedup", ratio(speedup));
     f.figure("bytes", pool_bytes);
+    f.figure("sequential_bytes", sequential_bytes);
     f.figure("bytes_match", same);
 
+    f.chart(Chart::bars(
+        format!("{}: wall time (shorter is faster)", plural(n, "download")),
+        vec![
+            Bar::new(
+                "one after another",
+                sequential.as_secs_f64(),
+                human(sequential),
+                Tone::Plain,
+            ),
+            Bar::new(
+                format!("a pool of {WORKERS}"),
+                pooled.as_secs_f64(),
+                format!("{}, {speedup:.1}x faster", human(pooled)),
+                Tone::Good,
+            ),
+        ],
+    ));
     // Ideal locally: min(images, workers) times faster; "much faster" is at least 2x.
-    let holds = same && sequential_bytes == pool_bytes && speedup >= 2.0;
-    Ok(f.conclude(
-        holds,
-        format!(
-            "{n} downloads took {} one after another and {} with a pool of {WORKERS} \
+    f.check(
+        "a pool of threads downloads much faster (at least 2x) than one after another",
+        ratio(speedup) >= 2.0,
+    );
+    f.check(
+        "and the files saved are the same",
+        same && sequential_bytes == pool_bytes,
+    );
+    Ok(f.conclude(format!(
+        "{} took {} one after another and {} with a pool of {WORKERS} \
              ({speedup:.1}x faster); the files {}",
-            human(sequential),
-            human(pooled),
-            if same { "match" } else { "differ" }
-        ),
-    ))
+        plural(n, "download"),
+        human(sequential),
+        human(pooled),
+        if same { "match" } else { "differ" }
+    )))
 }
 
 /// The addresses listed in `file`, one per line (blank lines and `#` comments skipped).
-fn from_file(file: &Path) -> Result<Source, Failed> {
+fn from_file(file: &Path) -> Result<Source, Unmeasured> {
     let text = std::fs::read_to_string(file)
-        .map_err(|e| Failed(format!("could not read {}: {e}", file.display())))?;
+        .map_err(|e| failed(format!("could not read --urls {}: {e}", file.display())))?;
     let urls: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -158,7 +205,7 @@ fn from_file(file: &Path) -> Result<Source, Failed> {
         .map(str::to_owned)
         .collect();
     if urls.is_empty() {
-        return Err(Failed(format!("{} lists no URL", file.display())));
+        return Err(failed(format!("--urls {} lists no URL", file.display())));
     }
     Ok(Source {
         urls,
@@ -167,15 +214,34 @@ fn from_file(file: &Path) -> Result<Source, Failed> {
     })
 }
 
-/// Downloads `url` into `path`; the number of bytes saved.
-fn fetch(agent: &ureq::Agent, url: &str, path: &Path) -> Result<u64, String> {
-    let response = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
-    let mut bytes = Vec::new();
-    response
-        .into_reader()
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{url}: {e}"))?;
-    std::fs::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+/// One file to download, and where to save it.
+struct Download {
+    agent: ureq::Agent,
+    url: String,
+    path: PathBuf,
+}
+
+/// Downloads a file and saves it; the number of bytes saved. The network wait is
+/// marked as I/O, so that timelines do not draw it as CPU work.
+fn fetch(job: Download) -> Result<u64, String> {
+    let url = &job.url;
+    let bytes = trace::blocking_io(&format!("GET {url}"), || {
+        let response = job
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| format!("{url}: {e}"))?;
+        let mut bytes = Vec::new();
+        response
+            .into_reader()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{url}: {e}"))?;
+        Ok::<_, String>(bytes)
+    })?;
+    trace::blocking_io(&format!("write {}", job.path.display()), || {
+        std::fs::write(&job.path, &bytes)
+    })
+    .map_err(|e| format!("{}: {e}", job.path.display()))?;
     Ok(bytes.len() as u64)
 }
 
@@ -187,18 +253,18 @@ fn file_name(i: usize) -> String {
 struct Folder(PathBuf);
 
 impl Folder {
-    fn new() -> Result<Folder, Failed> {
+    fn new() -> Result<Folder, Unmeasured> {
         let path =
             std::env::temp_dir().join(format!("spindle-lab-download-{}", std::process::id()));
         std::fs::create_dir_all(&path)
-            .map_err(|e| Failed(format!("could not create {}: {e}", path.display())))?;
+            .map_err(|e| failed(format!("could not create {}: {e}", path.display())))?;
         Ok(Folder(path))
     }
 
-    fn sub(&self, name: &str) -> Result<PathBuf, Failed> {
+    fn sub(&self, name: &str) -> Result<PathBuf, Unmeasured> {
         let path = self.0.join(name);
         std::fs::create_dir_all(&path)
-            .map_err(|e| Failed(format!("could not create {}: {e}", path.display())))?;
+            .map_err(|e| failed(format!("could not create {}: {e}", path.display())))?;
         Ok(path)
     }
 }

@@ -6,16 +6,17 @@
 use std::time::Duration;
 
 use spindle::futures::{TaskError, ThreadPoolExecutor, as_completed};
-use spindle::thread;
+use spindle::thread::{self, Thread};
 
-use super::measure::{human, joined, ratio, seconds, timed};
-use super::{Experiment, Failed, Findings, Step};
+use super::measure::{failed, human, joined, ratio, seconds, timed};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "executor",
     claim: "A thread pool's as_completed yields results in completion order and its map \
-            in input order; tasks sleeping 5, 4, 3, 2 and 1 s finish together in about 5 s, \
-            not 15.",
+            in input order; tasks sleeping 5, 4, 3, 2 and 1 units finish together in about \
+            5 units, not 15.",
     summary: "submit + as_completed vs map over sleeps of 5, 4, 3, 2, 1 units",
     run,
 };
@@ -29,26 +30,27 @@ struct Collected {
     took: Duration,
 }
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let unit = step
         .scale()
-        .pick(Duration::from_millis(1000), Duration::from_millis(80));
+        .pick(Duration::from_millis(500), Duration::from_millis(80));
     let longest = unit * SLEEPS[0];
     let sum = unit * SLEEPS.iter().sum::<u32>();
 
-    step.show("submit, then as_completed");
+    step.phase("submit, then as_completed");
     let completed = collect(longest, move |pool| {
         let futures = SLEEPS
             .iter()
-            .map(|&n| pool.submit(move || nap(n, unit)))
+            .map(|&n| pool.submit(move || nap((n, unit))))
             .collect();
         as_completed(futures).map(|f| f.result()).collect()
     })?;
 
-    step.show("map");
+    step.phase("map");
     let mapped = collect(longest, move |pool| {
-        pool.map(move |n| nap(n, unit), SLEEPS).collect()
+        pool.map(nap, SLEEPS.map(|n| (n, unit))).collect()
     })?;
+    step.end_phase();
 
     let mut f = Findings::new();
     let show = |order: &[u32]| format!("{order:?}");
@@ -71,49 +73,85 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         ratio(completed.took.as_secs_f64() / longest.as_secs_f64()),
     );
 
+    f.chart(Chart::bars(
+        "time until every result was in",
+        vec![
+            Bar::new(
+                "as_completed",
+                completed.took.as_secs_f64(),
+                human(completed.took),
+                Tone::Good,
+            ),
+            Bar::new(
+                "map",
+                mapped.took.as_secs_f64(),
+                human(mapped.took),
+                Tone::Good,
+            ),
+            Bar::new(
+                "the longest sleep",
+                longest.as_secs_f64(),
+                human(longest),
+                Tone::Plain,
+            ),
+            Bar::new(
+                "the sum of the sleeps",
+                sum.as_secs_f64(),
+                human(sum),
+                Tone::Plain,
+            ),
+        ],
+    ));
     let mut by_completion = SLEEPS.to_vec();
     by_completion.sort_unstable();
-    let orders_hold = completed.order == by_completion && mapped.order == SLEEPS;
+    f.check(
+        "as_completed yields results in completion order, the shortest sleep first",
+        completed.order == by_completion,
+    );
+    f.check("map yields them in input order", mapped.order == SLEEPS);
     // Overlapped: closer to the longest sleep (5 units) than to the sum (15 units).
-    let overlap_limit = unit * 8;
-    let overlapped = completed.took < overlap_limit && mapped.took < overlap_limit;
-    Ok(f.conclude(
-        orders_hold && overlapped,
-        format!(
-            "as_completed gave {:?} in {}, map gave {:?} in {} (longest sleep {}, sum {})",
-            completed.order,
-            human(completed.took),
-            mapped.order,
-            human(mapped.took),
-            human(longest),
-            human(sum)
-        ),
-    ))
+    let within = |took: Duration| seconds(took) < seconds(unit) * 8.0;
+    f.check(
+        "either way the sleeps overlap: the whole takes about the longest, not the sum",
+        within(completed.took) && within(mapped.took),
+    );
+    Ok(f.conclude(format!(
+        "as_completed gave {:?} in {}, map gave {:?} in {} (longest sleep {}, sum {})",
+        completed.order,
+        human(completed.took),
+        mapped.order,
+        human(mapped.took),
+        human(longest),
+        human(sum)
+    )))
 }
 
 /// Sleeps `n` units and returns `n`.
-fn nap(n: u32, unit: Duration) -> u32 {
+fn nap((n, unit): (u32, Duration)) -> u32 {
     thread::sleep(unit * n);
     n
 }
 
 /// Runs `gather` on a fresh pool of one worker per sleep, on a thread that must end in
 /// good time (a hang would be a spindle bug, reported rather than waited out).
-fn collect<G>(longest: Duration, gather: G) -> Result<Collected, Failed>
+fn collect<G>(longest: Duration, gather: G) -> Result<Collected, Unmeasured>
 where
     G: FnOnce(&ThreadPoolExecutor) -> Vec<Result<u32, TaskError>> + Send + 'static,
 {
-    let handle = thread::spawn(move || {
+    let handle = Thread::new(move || {
         let pool = ThreadPoolExecutor::builder()
             .max_workers(SLEEPS.len())
             .thread_name_prefix("sleeper")
             .build();
         timed(|| gather(&pool))
-    });
+    })
+    .name("collects the results")
+    .start()
+    .map_err(|e| failed(format!("could not start a thread: {e}")))?;
     let (results, took) = joined(handle, longest * 20)?;
     let order = results
         .into_iter()
         .collect::<Result<Vec<u32>, _>>()
-        .map_err(|e| Failed(format!("a sleep failed: {e}")))?;
+        .map_err(|e| failed(format!("a sleep failed: {e}")))?;
     Ok(Collected { order, took })
 }

@@ -7,10 +7,11 @@
 use std::time::{Duration, Instant};
 
 use spindle::futures::{TaskError, ThreadPoolExecutor};
-use spindle::thread;
+use spindle::thread::{self, Thread};
 
-use super::measure::{human, joined};
-use super::{Experiment, Failed, Findings, Step, quiet};
+use super::measure::{failed, human, joined};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured, quiet};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "hidden-exception",
@@ -34,16 +35,20 @@ struct Mapped {
     panicked: Vec<(usize, String)>,
 }
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let items = step.scale().pick(100, 20);
     let limit = Duration::from_secs(10);
     let _expected = quiet::expect_panics();
 
-    step.show("map with one failing item");
-    let mapped = joined(thread::spawn(move || map_one_failing(items)), limit)?;
+    step.phase("map over a pool of 4, one item failing");
+    let mapped = joined(named("maps", move || map_one_failing(items))?, limit)?;
 
-    step.show("a panic nobody reads");
-    let (reported, waited) = joined(thread::spawn(move || drop_unread(limit)), limit * 2)?;
+    step.phase("a panic in a future nobody reads");
+    let (reported, waited) = joined(
+        named("drops a future unread", move || drop_unread(limit))?,
+        limit * 2,
+    )?;
+    step.end_phase();
 
     let mut f = Findings::new();
     let failed_item = mapped.panicked.first().map(|(i, _)| *i);
@@ -76,45 +81,65 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("unread_reported", reported.is_some());
     f.figure("unread_message", reported.clone());
 
+    let lost = mapped.items - mapped.ok - mapped.panicked.len();
+    f.figure("map_lost", lost);
+    f.chart(Chart::bars(
+        format!("what map gave for {} items", mapped.items),
+        vec![
+            Bar::new(
+                "a value",
+                mapped.ok as f64,
+                mapped.ok.to_string(),
+                Tone::Good,
+            ),
+            Bar::new(
+                "Err(Panicked)",
+                mapped.panicked.len() as f64,
+                mapped.panicked.len().to_string(),
+                Tone::Bad,
+            ),
+            Bar::new("nothing (lost)", lost as f64, lost.to_string(), Tone::Plain),
+        ],
+    ));
     let map_reports = mapped.ok == mapped.items - 1
         && failed_item == Some(4)
         && map_message.as_deref() == Some(MAP_PANIC);
     let unread_reported = reported.as_deref() == Some(UNREAD_PANIC);
-    Ok(f.conclude(
-        map_reports && unread_reported,
-        format!(
-            "map gave {} of {} items a value and item {} Err(Panicked({:?})); the unread \
+    f.check(
+        "map gives the failing item its own Err with the panic message, and every other item its value",
+        map_reports,
+    );
+    f.check(
+        "a panic in a future nobody reads reaches the excepthook instead of vanishing",
+        unread_reported,
+    );
+    Ok(f.conclude(format!(
+        "map gave {} of {} items a value and item {} Err(Panicked({:?})); the unread \
              future's panic {}",
-            mapped.ok,
-            mapped.items,
-            failed_item.map_or("none".to_owned(), |i| i.to_string()),
-            map_message.unwrap_or_default(),
-            if unread_reported {
-                "reached the excepthook"
-            } else {
-                "was lost"
-            }
-        ),
-    ))
+        mapped.ok,
+        mapped.items,
+        failed_item.map_or("none".to_owned(), |i| i.to_string()),
+        map_message.unwrap_or_default(),
+        if unread_reported {
+            "reached the excepthook"
+        } else {
+            "was lost"
+        }
+    )))
 }
 
 /// Maps over `0..items` on a pool of 4 where item 4 panics, reading every result.
 fn map_one_failing(items: usize) -> Mapped {
-    let pool = ThreadPoolExecutor::new(4);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(4)
+        .thread_name_prefix("map worker")
+        .build();
     let mut mapped = Mapped {
         items,
         ok: 0,
         panicked: Vec::new(),
     };
-    let results = pool.map(
-        |i: usize| {
-            if i == 4 {
-                panic!("{MAP_PANIC}");
-            }
-            i * i
-        },
-        0..items,
-    );
+    let results = pool.map(square_unless_corrupt, 0..items);
     for (i, result) in results.enumerate() {
         match result {
             Ok(square) if square == i * i => mapped.ok += 1,
@@ -126,10 +151,21 @@ fn map_one_failing(items: usize) -> Mapped {
     mapped
 }
 
+/// The square of `i`, except for item 4, which panics.
+fn square_unless_corrupt(i: usize) -> usize {
+    if i == 4 {
+        panic!("{MAP_PANIC}");
+    }
+    i * i
+}
+
 /// Submits a task that panics, waits for it to end, drops its future unread, and
 /// returns the message the excepthook heard for it (if it did within `limit`).
 fn drop_unread(limit: Duration) -> (Option<String>, Duration) {
-    let pool = ThreadPoolExecutor::new(1);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .thread_name_prefix("pool worker")
+        .build();
     let before = quiet::heard().len();
     let started = Instant::now();
     let future = pool.submit(|| -> u32 { panic!("{UNREAD_PANIC}") });
@@ -145,4 +181,15 @@ fn drop_unread(limit: Duration) -> (Option<String>, Duration) {
         }
         thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Starts a thread named `name` running `body`.
+fn named<T: Send + 'static>(
+    name: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<thread::JoinHandle<T>, Unmeasured> {
+    Thread::new(body)
+        .name(name)
+        .start()
+        .map_err(|e| failed(format!("could not start a thread: {e}")))
 }

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spindle::sync::Condition;
-use spindle::thread;
+use spindle::thread::{self, JoinHandle, Thread};
 
-use super::measure::{human, joined, ratio, seconds, thread_cpu_time, timed};
-use super::{Experiment, Failed, Findings, Step};
+use super::measure::{failed, human, joined, ratio, seconds, thread_cpu_time, timed};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "producer-consumer",
@@ -29,27 +30,28 @@ pub const EXPERIMENT: Experiment = Experiment {
 const MAX_SIZE: usize = 5;
 const HANG_LIMIT: Duration = Duration::from_secs(60);
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let items: u64 = step.scale().pick(300, 60);
     let pace = step
         .scale()
         .pick(Duration::from_millis(3), Duration::from_millis(2));
     let mut f = Findings::new();
 
-    step.show("slow producer, consumer waits on the Condition");
+    step.phase("slow producer, consumer waits on the Condition");
     let slow_producer = exchange(items, pace, Duration::ZERO, Consumer::Waits)?;
-    step.show("slow consumer, producer waits while the buffer is full");
+    step.phase("slow consumer, producer waits while the buffer is full");
     let slow_consumer = exchange(items, Duration::ZERO, pace, Consumer::Waits)?;
-    step.show("slow producer, consumer polls");
+    step.phase("slow producer, consumer polls (for contrast)");
     let polling = exchange(items / 4, pace, Duration::ZERO, Consumer::Polls)?;
 
-    step.show("Queue: producers put, consumers task_done, join");
+    step.phase("Queue: producers put, consumers task_done, main joins");
     let queued = queue_join::run(
         usize::try_from(items).expect("a small count"),
         MAX_SIZE,
         Duration::from_micros(200),
         HANG_LIMIT,
     )?;
+    step.end_phase();
 
     let waiting_share = slow_producer.consumer_cpu_share();
     let polling_share = polling.consumer_cpu_share();
@@ -134,20 +136,50 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("queue_consumed_once", queued.consumed_once);
     f.figure("queue_peak", queued.peak);
     f.figure("queue_wall_s", seconds(queued.wall));
-    let queue_holds = queued.joined
-        && queued.done_at_join == queued.items
-        && queued.consumed_once
-        && queued.peak <= MAX_SIZE;
+    f.chart(Chart::bars(
+        "share of a core used while waiting for the other side (lower is better)",
+        vec![
+            Bar::new(
+                "waiting consumer",
+                waiting_share * 100.0,
+                format!("{:.1}%", waiting_share * 100.0),
+                Tone::Good,
+            ),
+            Bar::new(
+                "polling consumer",
+                polling_share * 100.0,
+                format!("{:.1}%", polling_share * 100.0),
+                Tone::Bad,
+            ),
+            Bar::new(
+                "waiting producer",
+                producer_share * 100.0,
+                format!("{:.1}%", producer_share * 100.0),
+                Tone::Good,
+            ),
+        ],
+    ));
 
     // Waiting costs a wake-up per item, a few microseconds each: far below a tenth.
-    let holds = waiting_share < 0.1
-        && producer_share < 0.1
-        && slow_consumer.peak == MAX_SIZE
-        && slow_producer.peak <= MAX_SIZE
-        && all_delivered
-        && queue_holds;
+    f.check(
+        "a consumer waiting on a Condition sleeps instead of busy-waiting",
+        ratio(waiting_share) < 0.1,
+    );
+    f.check(
+        "a bounded buffer makes a fast producer wait: it never holds more than 5 items",
+        ratio(producer_share) < 0.1
+            && slow_consumer.peak == MAX_SIZE
+            && slow_producer.peak <= MAX_SIZE,
+    );
+    f.check("every item arrives once, in order", all_delivered);
+    f.check(
+        "a Queue's join returns once every item put was marked done",
+        queued.joined
+            && queued.done_at_join == queued.items
+            && queued.consumed_once
+            && queued.peak <= MAX_SIZE,
+    );
     Ok(f.conclude(
-        holds,
         format!(
             "the waiting consumer used {:.1}% of a core (a polling one {:.1}%); \
              with a slow consumer the buffer peaked at {} of {MAX_SIZE} and the waiting producer used {:.1}%; \
@@ -203,7 +235,7 @@ fn exchange(
     produce: Duration,
     consume: Duration,
     consumer: Consumer,
-) -> Result<Exchange, Failed> {
+) -> Result<Exchange, Unmeasured> {
     let buffer = Arc::new(Condition::named(
         "buffer",
         Buffer {
@@ -214,7 +246,7 @@ fn exchange(
     ));
     let (outcome, wall) = timed(|| {
         let b = Arc::clone(&buffer);
-        let producer = thread::spawn(move || {
+        let producer = named("producer", move || {
             let start = thread_cpu_time();
             for item in 0..items {
                 if !produce.is_zero() {
@@ -232,7 +264,11 @@ fn exchange(
             thread_cpu_time() - start
         });
         let b = Arc::clone(&buffer);
-        let consumer = thread::spawn(move || {
+        let role = match consumer {
+            Consumer::Waits => "consumer (waits)",
+            Consumer::Polls => "consumer (polls)",
+        };
+        let consumer = named(role, move || {
             let start = thread_cpu_time();
             let mut expected = 0;
             let mut in_order = true;
@@ -245,9 +281,9 @@ fn exchange(
             }
             (thread_cpu_time() - start, in_order && expected == items)
         });
-        let producer = joined(producer, HANG_LIMIT);
-        let consumer = joined(consumer, HANG_LIMIT);
-        Ok::<_, Failed>((producer?, consumer?))
+        let producer = joined(producer?, HANG_LIMIT);
+        let consumer = joined(consumer?, HANG_LIMIT);
+        Ok::<_, Unmeasured>((producer?, consumer?))
     });
     let (producer_cpu, (consumer_cpu, in_order)) = outcome?;
     Ok(Exchange {
@@ -280,4 +316,15 @@ fn take(buffer: &Condition<Buffer>, how: Consumer) -> Option<u64> {
             }
         }
     }
+}
+
+/// Starts a thread named `name` running `body`.
+fn named<T: Send + 'static>(
+    name: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Unmeasured> {
+    Thread::new(body)
+        .name(name)
+        .start()
+        .map_err(|e| failed(format!("could not start a thread: {e}")))
 }

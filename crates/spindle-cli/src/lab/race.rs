@@ -2,16 +2,20 @@
 //! it at once; a lock (or one atomic instruction) does not. Then the tutorials' stories of
 //! a check-then-act race: two withdrawals from one account, two bookings of the last seat.
 
+mod check_then_act;
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use spindle::sync::{Barrier, Mutex};
-use spindle::thread;
+use spindle::thread::{JoinHandle, Thread};
 
-use super::measure::{human, joined};
-use super::{Experiment, Failed, Findings, Step};
+use super::measure::{digits, failed, human, joined, plural};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
+use check_then_act::{PAUSE, UNFORCED_WORK, check_then_act, unforced, unforced_outcome};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "race",
@@ -24,34 +28,61 @@ pub const EXPERIMENT: Experiment = Experiment {
 
 const THREADS: usize = 4;
 const HANG_LIMIT: Duration = Duration::from_secs(60);
-/// The longest pause between a check and the act that relies on it.
-const PAUSE: Duration = Duration::from_millis(100);
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let window = step
         .scale()
         .pick(Duration::from_millis(300), Duration::from_millis(100));
+    let trials = step.scale().pick(300, 100);
     let mut f = Findings::new();
 
-    step.show("counting without a lock");
+    step.phase(format!("{THREADS} threads counting without a lock"));
     let unsynchronised = count(window, Counter::LoadThenStore)?;
-    step.show("counting with a Mutex");
+    step.phase(format!("{THREADS} threads counting under a Mutex"));
     let with_mutex = count(window, Counter::Mutex)?;
-    step.show("counting with fetch_add");
+    step.phase(format!("{THREADS} threads counting with fetch_add"));
     let with_fetch_add = count(window, Counter::FetchAdd)?;
     let counting = format!(
         "{THREADS} threads incrementing one counter for {}",
         human(window)
     );
+    let lost_note = |c: &Counted| {
+        format!(
+            "{} of {} lost ({:.0}%)",
+            digits(c.lost()),
+            digits(c.increments),
+            c.lost() as f64 / c.increments.max(1) as f64 * 100.0
+        )
+    };
+    f.chart(Chart::bars(
+        format!("updates lost, {counting}"),
+        vec![
+            Bar::new(
+                "no lock (load, then store)",
+                unsynchronised.lost() as f64,
+                lost_note(&unsynchronised),
+                Tone::Bad,
+            ),
+            Bar::new(
+                "under a Mutex",
+                with_mutex.lost() as f64,
+                lost_note(&with_mutex),
+                Tone::Good,
+            ),
+            Bar::new(
+                "atomic fetch_add",
+                with_fetch_add.lost() as f64,
+                lost_note(&with_fetch_add),
+                Tone::Good,
+            ),
+        ],
+    ));
     for (how, counted) in [
         ("load then store (no lock)", &unsynchronised),
         ("under a Mutex", &with_mutex),
         ("fetch_add", &with_fetch_add),
     ] {
-        f.row(
-            format!("{counting}, {how}"),
-            format!("{} of {} updates lost", counted.lost(), counted.increments),
-        );
+        f.row(format!("{counting}, {how}"), lost_note(counted));
     }
     let (unsynchronised, with_mutex, with_fetch_add, increments) = (
         unsynchronised.lost(),
@@ -60,16 +91,28 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         unsynchronised.increments,
     );
 
-    step.show("bank account and ticket booking");
-    let bank_broken = check_then_act(100, 80, false)?;
-    let bank_fixed = check_then_act(100, 80, true)?;
-    let seats_broken = check_then_act(1, 1, false)?;
-    let seats_fixed = check_then_act(1, 1, true)?;
+    step.phase("check-then-act, staged: bank account and ticket booking");
+    let bank_broken = check_then_act("account", 100, 80, false)?;
+    let bank_fixed = check_then_act("account", 100, 80, true)?;
+    let seats_broken = check_then_act("seat", 1, 1, false)?;
+    let seats_fixed = check_then_act("seat", 1, 1, true)?;
+    step.phase(format!(
+        "check-then-act, unforced: {trials} bookings of the last seat"
+    ));
+    let doubles = unforced(trials)?;
+    step.end_phase();
+
     let gap = human(PAUSE);
+    f.staged(format!(
+        "the bank and ticket stories force the bad interleaving: a barrier holds each \
+         thread between its check and its act until the other has checked too (at most \
+         {gap}), so it happens every run. Unforced, two threads started together, with \
+         {} of work between check and act, {}",
+        human(UNFORCED_WORK),
+        unforced_outcome(doubles, trials)
+    ));
     f.row(
-        format!(
-            "balance 100, two withdrawals of 80: check, pause (until both checked, at most {gap}), debit"
-        ),
+        "balance 100, two withdrawals of 80: check, pause (staged), debit",
         format!(
             "{} succeeded, balance {}",
             bank_broken.succeeded, bank_broken.left
@@ -83,7 +126,7 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         ),
     );
     f.row(
-        "1 seat left, two bookings: check, pause (the same), book",
+        "1 seat left, two bookings: check, pause (staged), book",
         format!(
             "{} booked, seats left {}",
             seats_broken.succeeded, seats_broken.left
@@ -96,6 +139,10 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
             seats_fixed.succeeded, seats_fixed.left
         ),
     );
+    f.row(
+        format!("1 seat, two bookings started together, unforced, {trials} trials"),
+        format!("sold twice in {doubles} of {trials}"),
+    );
 
     f.figure("increments_unsynchronised", increments);
     f.figure("lost_updates_unsynchronised", unsynchronised);
@@ -107,24 +154,38 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     f.figure("bank_balance_mutex", bank_fixed.left);
     f.figure("seats_booked_unsynchronised", seats_broken.succeeded);
     f.figure("seats_booked_mutex", seats_fixed.succeeded);
+    f.figure("unforced_trials", trials);
+    f.figure("unforced_sold_twice", doubles);
 
-    let holds = unsynchronised > 0
-        && with_mutex == 0
-        && with_fetch_add == 0
-        && bank_broken.left < 0
-        && bank_fixed.succeeded == 1
-        && bank_fixed.left >= 0
-        && seats_broken.succeeded > 1
-        && seats_fixed.succeeded == 1;
-    Ok(f.conclude(
-        holds,
-        format!(
-            "{unsynchronised} of {increments} updates lost without a lock, {with_mutex} with a Mutex, \
-             {with_fetch_add} with fetch_add; the account went to {} and the last seat was sold \
-             {} times without a lock, {} and {} with one",
-            bank_broken.left, seats_broken.succeeded, bank_fixed.left, seats_fixed.succeeded
-        ),
-    ))
+    f.check(
+        "without a lock, concurrent read-modify-writes lose updates",
+        unsynchronised > 0,
+    );
+    f.check("under a Mutex, none is lost", with_mutex == 0);
+    f.check(
+        "with an atomic fetch_add, none is lost",
+        with_fetch_add == 0,
+    );
+    f.check(
+        "a check-then-act without a lock lets both threads through (staged)",
+        bank_broken.left < 0 && seats_broken.succeeded > 1,
+    );
+    f.check(
+        "check and act under one Mutex let only one through",
+        bank_fixed.succeeded == 1 && bank_fixed.left >= 0 && seats_fixed.succeeded == 1,
+    );
+    Ok(f.conclude(format!(
+        "{} of {} updates lost without a lock, {with_mutex} with a Mutex, \
+         {with_fetch_add} with fetch_add; the account went to {} and the last seat was sold \
+         {} without a lock (staged), {} and {} with one; unforced, the seat was sold \
+         twice in {doubles} of {trials} trials",
+        digits(unsynchronised),
+        digits(increments),
+        bank_broken.left,
+        plural(seats_broken.succeeded as usize, "time"),
+        bank_fixed.left,
+        plural(seats_fixed.succeeded as usize, "time")
+    )))
 }
 
 /// How the threads increment the shared counter.
@@ -151,20 +212,36 @@ impl Counted {
 /// Increments per check of the stop flag: few enough checks to keep the loop tight.
 const BATCH: u64 = 256;
 
+/// Starts a thread named `name` running `body`.
+fn start<T: Send + 'static>(
+    name: String,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Unmeasured> {
+    Thread::new(body)
+        .name(name)
+        .start()
+        .map_err(|e| failed(format!("could not start a thread: {e}")))
+}
+
 /// Runs `THREADS` threads that each add 1 to a shared counter over and over for
 /// `window` (a time, not a count, so that they overlap even on a busy machine), each
 /// counting the increments it made.
-fn count(window: Duration, how: Counter) -> Result<Counted, Failed> {
+fn count(window: Duration, how: Counter) -> Result<Counted, Unmeasured> {
     let atomic = Arc::new(AtomicU64::new(0));
     let locked = Arc::new(Mutex::named("counter", 0u64));
     let stop = Arc::new(AtomicBool::new(false));
-    let start = Arc::new(Barrier::new(THREADS + 1));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (atomic, locked, stop, start) =
-                (atomic.clone(), locked.clone(), stop.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait().expect("the start barrier is never broken");
+    let begin = Arc::new(Barrier::new(THREADS + 1));
+    let role = match how {
+        Counter::LoadThenStore => "adds without a lock",
+        Counter::Mutex => "adds under the Mutex",
+        Counter::FetchAdd => "adds with fetch_add",
+    };
+    let handles = (1..=THREADS)
+        .map(|i| {
+            let (atomic, locked, stop, begin) =
+                (atomic.clone(), locked.clone(), stop.clone(), begin.clone());
+            start(format!("{role} {i}"), move || {
+                begin.wait().expect("the start barrier is never broken");
                 let mut made = 0;
                 while !stop.load(Ordering::Relaxed) {
                     for _ in 0..BATCH {
@@ -186,9 +263,9 @@ fn count(window: Duration, how: Counter) -> Result<Counted, Failed> {
                 made
             })
         })
-        .collect();
-    start.wait().expect("the start barrier is never broken");
-    thread::sleep(window);
+        .collect::<Result<Vec<_>, _>>()?;
+    begin.wait().expect("the start barrier is never broken");
+    spindle::thread::sleep(window);
     stop.store(true, Ordering::Relaxed);
     let mut increments = 0;
     for h in handles {
@@ -198,61 +275,4 @@ fn count(window: Duration, how: Counter) -> Result<Counted, Failed> {
         increments,
         counter: atomic.load(Ordering::SeqCst) + *locked.lock(),
     })
-}
-
-/// What two check-then-act threads left behind.
-struct Taken {
-    succeeded: u32,
-    left: i64,
-}
-
-/// Two threads each check that `amount` is available, pause (the time a real program
-/// spends between the two: a database call, a page render), then take it. The pause
-/// lasts until the other thread has checked too, at most `PAUSE`: the unlucky
-/// interleaving that a busy server meets by chance, here every time. With `locked`, the
-/// check and the taking happen under one Mutex, so the other thread cannot check in
-/// the meantime, and the pause runs its full length.
-fn check_then_act(stock: i64, amount: i64, locked: bool) -> Result<Taken, Failed> {
-    let unlocked = Arc::new(AtomicI64::new(stock));
-    let guarded = Arc::new(Mutex::named("account", stock));
-    let both_checked = Arc::new(Barrier::new(2));
-    let handles: Vec<_> = (0..2)
-        .map(|_| {
-            let (unlocked, guarded, both) =
-                (unlocked.clone(), guarded.clone(), both_checked.clone());
-            // A timeout breaks the barrier, which then lets the other thread straight on.
-            let pause = move || {
-                let _ = both.wait_timeout(PAUSE);
-            };
-            thread::spawn(move || {
-                if locked {
-                    let mut left = guarded.lock();
-                    if *left < amount {
-                        return false;
-                    }
-                    pause();
-                    *left -= amount;
-                    true
-                } else {
-                    if unlocked.load(Ordering::SeqCst) < amount {
-                        return false;
-                    }
-                    pause();
-                    let left = unlocked.load(Ordering::SeqCst);
-                    unlocked.store(left - amount, Ordering::SeqCst);
-                    true
-                }
-            })
-        })
-        .collect();
-    let mut succeeded = 0;
-    for h in handles {
-        succeeded += u32::from(joined(h, HANG_LIMIT)?);
-    }
-    let left = if locked {
-        *guarded.lock()
-    } else {
-        unlocked.load(Ordering::SeqCst)
-    };
-    Ok(Taken { succeeded, left })
 }

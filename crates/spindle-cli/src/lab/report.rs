@@ -1,95 +1,20 @@
-//! The lab's report: what each experiment found, as text, JSON or an HTML page.
+//! The lab's report: what each experiment found, as text (`text.rs`), JSON, or an HTML
+//! page (`html.rs`) with a chart (`chart.rs`) and a timeline per experiment.
 
+pub mod chart;
 mod html;
+mod text;
 
 use std::time::Duration;
 
-use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use html::to_html;
+pub use text::{output_width, summary_text, to_text};
 
+use super::findings::Findings;
 use super::measure;
-
-/// Whether the claim held on this machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// What was measured agrees with the claim.
-    Holds,
-    /// What was measured contradicts the claim.
-    DoesNotHold,
-}
-
-impl Verdict {
-    /// `"holds"` or `"does not hold"`, as the JSON output spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Holds => "holds",
-            Verdict::DoesNotHold => "does not hold",
-        }
-    }
-}
-
-/// What an experiment measured and what it concludes.
-#[derive(Debug)]
-pub struct Findings {
-    /// One sentence with the decisive figures.
-    pub measured: String,
-    /// Decided from the figures, never fixed in advance.
-    pub verdict: Verdict,
-    /// The measurements, as (what, result) rows of the experiment's table.
-    pub rows: Vec<(String, String)>,
-    /// The same figures as numbers, for the JSON output (and the tests).
-    pub figures: Map<String, Value>,
-    /// Evidence worth reading in full, such as a deadlock report.
-    pub details: Vec<String>,
-}
-
-impl Findings {
-    /// Empty findings, to be filled with `row`, `figure` and `detail`, then `conclude`d.
-    pub fn new() -> Findings {
-        Findings {
-            measured: String::new(),
-            verdict: Verdict::DoesNotHold,
-            rows: Vec::new(),
-            figures: Map::new(),
-            details: Vec::new(),
-        }
-    }
-
-    /// Adds a row to the experiment's table.
-    pub fn row(&mut self, what: impl Into<String>, result: impl Into<String>) {
-        self.rows.push((what.into(), result.into()));
-    }
-
-    /// Adds a figure to the JSON output.
-    pub fn figure(&mut self, key: &str, value: impl Into<Value>) {
-        self.figures.insert(key.to_owned(), value.into());
-    }
-
-    /// Adds a piece of evidence shown in full.
-    pub fn detail(&mut self, text: impl Into<String>) {
-        self.details.push(text.into());
-    }
-
-    /// Concludes: the claim holds when `holds`, and `measured` says why.
-    pub fn conclude(mut self, holds: bool, measured: impl Into<String>) -> Findings {
-        self.verdict = if holds {
-            Verdict::Holds
-        } else {
-            Verdict::DoesNotHold
-        };
-        self.measured = measured.into();
-        self
-    }
-}
-
-impl Default for Findings {
-    fn default() -> Findings {
-        Findings::new()
-    }
-}
 
 /// One experiment's result: its claim and what was found.
 #[derive(Debug)]
@@ -107,56 +32,6 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// The text shown for one outcome: claim, table, measured, verdict.
-pub fn to_text(outcome: &Outcome) -> String {
-    let f = &outcome.findings;
-    let mut out = format!(
-        "== {} == ({})\nclaim:    {}\n",
-        outcome.name,
-        measure::human(outcome.elapsed),
-        outcome.claim
-    );
-    if !f.rows.is_empty() {
-        let mut table = Table::new();
-        table
-            .load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(vec!["measured", "result"]);
-        for (what, result) in &f.rows {
-            table.add_row(vec![what.as_str(), result.as_str()]);
-        }
-        out.push_str(&format!("{table}\n"));
-    }
-    for detail in &f.details {
-        for line in detail.lines() {
-            out.push_str(&format!("  | {line}\n"));
-        }
-    }
-    out.push_str(&format!(
-        "measured: {}\nverdict:  {}\n",
-        f.measured,
-        f.verdict.as_str()
-    ));
-    out
-}
-
-/// The closing summary: one row per experiment.
-pub fn summary_text(outcomes: &[Outcome]) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec!["experiment", "verdict", "measured"]);
-    for o in outcomes {
-        table.add_row(vec![
-            o.name,
-            o.findings.verdict.as_str(),
-            &o.findings.measured,
-        ]);
-    }
-    table.to_string()
-}
-
 #[derive(Serialize)]
 struct JsonReport<'a> {
     experiments: Vec<JsonExperiment<'a>>,
@@ -168,11 +43,23 @@ struct JsonExperiment<'a> {
     claim: &'a str,
     measured: &'a str,
     verdict: &'a str,
+    parts: Vec<JsonPart<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    staged: &'a [String],
     figures: &'a Map<String, Value>,
     elapsed_s: f64,
 }
 
-/// `{"experiments": [{"name", "claim", "measured", "verdict", "figures", "elapsed_s"}]}`.
+#[derive(Serialize)]
+struct JsonPart<'a> {
+    claim: &'a str,
+    verdict: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    why: &'a str,
+}
+
+/// `{"experiments": [{"name", "claim", "measured", "verdict", "parts": [{"claim",
+/// "verdict", "why"}], "staged", "figures", "elapsed_s"}]}`.
 pub fn to_json(outcomes: &[Outcome]) -> String {
     let report = JsonReport {
         experiments: outcomes
@@ -182,10 +69,89 @@ pub fn to_json(outcomes: &[Outcome]) -> String {
                 claim: o.claim,
                 measured: &o.findings.measured,
                 verdict: o.findings.verdict.as_str(),
+                parts: o
+                    .findings
+                    .parts
+                    .iter()
+                    .map(|p| JsonPart {
+                        claim: &p.claim,
+                        verdict: p.verdict.as_str(),
+                        why: &p.why,
+                    })
+                    .collect(),
+                staged: &o.findings.staged,
                 figures: &o.findings.figures,
                 elapsed_s: measure::seconds(o.elapsed),
             })
             .collect(),
     };
     serde_json::to_string_pretty(&report).expect("the report is plain data")
+}
+
+/// Text made safe for XML element content and attribute values.
+pub(super) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::verdict::Verdict;
+
+    #[test]
+    fn escape_covers_markup_characters() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    fn outcome(findings: Findings) -> Outcome {
+        Outcome {
+            name: "gil",
+            claim: "a claim",
+            findings,
+            timeline_svg: None,
+            elapsed: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn json_carries_each_verdict_and_part() {
+        let mut f = Findings::new();
+        f.check("I/O stays concurrent", true);
+        f.part(
+            "threads speed up",
+            Verdict::NotMeasured,
+            "only 1 core available",
+        );
+        f.figure("n", 3);
+        let f = f.conclude("figures");
+        let skipped = Findings::skipped("needs redis-server (apt-get install redis-server)");
+        let json: Value = serde_json::from_str(&to_json(&[outcome(f), outcome(skipped)])).unwrap();
+        let e = &json["experiments"][0];
+        assert_eq!(e["verdict"], "not measured");
+        assert_eq!(e["parts"][0]["verdict"], "holds");
+        assert!(e["parts"][0].get("why").is_none());
+        assert_eq!(e["parts"][1]["why"], "only 1 core available");
+        assert_eq!(e["figures"]["n"], 3);
+        assert_eq!(e["elapsed_s"], 1.5);
+        let s = &json["experiments"][1];
+        assert_eq!(s["verdict"], Verdict::Skipped.as_str());
+        assert_eq!(
+            s["measured"],
+            "skipped: needs redis-server (apt-get install redis-server)"
+        );
+    }
 }

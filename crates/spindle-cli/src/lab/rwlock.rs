@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use spindle::sync::{Barrier, Mutex, RwLock};
-use spindle::thread;
+use spindle::thread::{self, JoinHandle, Thread};
 
-use super::measure::{human, joined, ratio, seconds, timed};
-use super::{Experiment, Failed, Findings, Step};
+use super::measure::{failed, human, joined, plural, ratio, seconds, timed};
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "rwlock",
@@ -26,8 +27,8 @@ const HANG_LIMIT: Duration = Duration::from_secs(60);
 /// Each lock runs the workload this many times, alternately; the fastest run counts.
 const RUNS: usize = 2;
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
-    let reads: usize = step.scale().pick(300, 100);
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
+    let reads: usize = step.scale().pick(200, 100);
     let hold = Duration::from_millis(1);
     let write_every = Duration::from_millis(5);
     let mut f = Findings::new();
@@ -35,14 +36,19 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     // Alternating the two and keeping each one's fastest run leaves out the moments
     // when other programs held the CPU.
     let (mut rw, mut mx): (Option<Load>, Option<Load>) = (None, None);
-    for _ in 0..RUNS {
-        step.show("readers and a writer on an RwLock");
+    for round in 1..=RUNS {
+        step.phase(format!(
+            "run {round}: {READERS} readers and a writer on an RwLock"
+        ));
         let table = Arc::new(RwLock::named("table", vec![0u64; 64]));
         rw = Some(Load::faster(rw, workload(table, reads, hold, write_every)?));
-        step.show("readers and a writer on a Mutex");
+        step.phase(format!(
+            "run {round}: {READERS} readers and a writer on a Mutex"
+        ));
         let table = Arc::new(Mutex::named("table", vec![0u64; 64]));
         mx = Some(Load::faster(mx, workload(table, reads, hold, write_every)?));
     }
+    step.end_phase();
     let (rw, mx) = (rw.expect("at least one run"), mx.expect("at least one run"));
 
     let gain = rw.reads_per_second() / mx.reads_per_second();
@@ -55,10 +61,10 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         f.row(
             format!("{work}: {kind}"),
             format!(
-                "{:.0} reads/s, up to {} readers at once; {} writes while reading, longest write wait {}",
+                "{:.0} reads/s, up to {} at once; {} while reading, longest write wait {}",
                 load.reads_per_second(),
-                load.peak_readers,
-                load.writes_during_reads,
+                plural(load.peak_readers, "reader"),
+                plural(load.writes_during_reads, "write"),
                 human(load.writer_max_wait)
             ),
         );
@@ -80,18 +86,38 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
 
     // Readers overlapping is the whole point; a starved writer would get no write in
     // before the readers ran out (a write is due every 5 ms of a run of 50 ms or more).
-    let holds =
-        gain >= 1.5 && rw.peak_readers >= 2 && mx.peak_readers == 1 && rw.writes_during_reads >= 3;
-    Ok(f.conclude(
-        holds,
-        format!(
-            "the RwLock served {gain:.2}x the reads per second of a Mutex (up to {} readers at once); \
-             the writer wrote {} times while readers kept reading, waiting at most {}",
-            rw.peak_readers,
-            rw.writes_during_reads,
-            human(rw.writer_max_wait)
-        ),
-    ))
+    f.chart(Chart::bars(
+        "reads per second, read-heavy (longer is better)",
+        vec![
+            Bar::new(
+                "RwLock",
+                rw.reads_per_second(),
+                format!("{:.0} reads/s, {:.2}x", rw.reads_per_second(), ratio(gain)),
+                Tone::Good,
+            ),
+            Bar::new(
+                "Mutex",
+                mx.reads_per_second(),
+                format!("{:.0} reads/s", mx.reads_per_second()),
+                Tone::Plain,
+            ),
+        ],
+    ));
+    f.check(
+        "readers share an RwLock: it serves more reads per second than a Mutex",
+        ratio(gain) >= 1.5 && rw.peak_readers >= 2 && mx.peak_readers == 1,
+    );
+    f.check(
+        "a writer is not starved by a stream of readers",
+        rw.writes_during_reads >= 3,
+    );
+    Ok(f.conclude(format!(
+        "the RwLock served {gain:.2}x the reads per second of a Mutex (up to {} at once); \
+             the writer wrote {} while readers kept reading, waiting at most {}",
+        plural(rw.peak_readers, "reader"),
+        plural(rw.writes_during_reads, "time"),
+        human(rw.writer_max_wait)
+    )))
 }
 
 /// A lock around shared data, taken to read or to write.
@@ -148,7 +174,7 @@ fn workload<S: Shared>(
     reads: usize,
     hold: Duration,
     write_every: Duration,
-) -> Result<Load, Failed> {
+) -> Result<Load, Unmeasured> {
     let inside = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     let readers_done = Arc::new(AtomicBool::new(false));
@@ -156,7 +182,7 @@ fn workload<S: Shared>(
 
     let writer = {
         let (shared, done, start) = (shared.clone(), readers_done.clone(), start.clone());
-        thread::spawn(move || {
+        named("writer", move || {
             start.wait().expect("the start barrier is never broken");
             let (mut writes, mut longest) = (0, Duration::ZERO);
             while !done.load(Ordering::SeqCst) {
@@ -169,14 +195,14 @@ fn workload<S: Shared>(
                 }
             }
             (writes, longest)
-        })
+        })?
     };
     let (read, wall) = timed(|| {
-        let readers: Vec<_> = (0..READERS)
-            .map(|_| {
+        let readers = (1..=READERS)
+            .map(|i| {
                 let (shared, inside, peak, start) =
                     (shared.clone(), inside.clone(), peak.clone(), start.clone());
-                thread::spawn(move || {
+                named(&format!("reader {i}"), move || {
                     start.wait().expect("the start barrier is never broken");
                     for _ in 0..reads {
                         shared.read_with(|data| {
@@ -189,7 +215,7 @@ fn workload<S: Shared>(
                     }
                 })
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         readers.into_iter().try_for_each(|r| joined(r, HANG_LIMIT))
     });
     // Tell the writer to stop even if a reader failed, so that it does not run on.
@@ -204,4 +230,15 @@ fn workload<S: Shared>(
         writes_during_reads,
         writer_max_wait,
     })
+}
+
+/// Starts a thread named `name` running `body`.
+fn named<T: Send + 'static>(
+    name: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Unmeasured> {
+    Thread::new(body)
+        .name(name)
+        .start()
+        .map_err(|e| failed(format!("could not start a thread: {e}")))
 }

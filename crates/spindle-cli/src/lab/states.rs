@@ -9,7 +9,9 @@ use serde_json::Value;
 use spindle::sync::{Event, Mutex};
 use spindle::thread::{Thread, ThreadInfo, ThreadState};
 
-use super::{Experiment, Failed, Findings, Step};
+use super::measure::human;
+use super::report::chart::{Bar, Chart, Tone};
+use super::{Experiment, Findings, Step, Unmeasured};
 
 pub const EXPERIMENT: Experiment = Experiment {
     name: "states",
@@ -42,8 +44,8 @@ struct Steps {
     go: Event,
 }
 
-fn run(step: &Step<'_>) -> Result<Findings, Failed> {
-    step.show("watching one thread");
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
+    step.phase("an observer watches one thread's life");
     let steps = Arc::new(Steps {
         stop_spinning: AtomicBool::new(false),
         timer: Event::named("timer"),
@@ -88,8 +90,14 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
     drop(gate.take());
     steps.go.set();
     let ended = handle.wait_timeout(LOOK_FOR);
+    step.end_phase();
 
     let mut f = Findings::new();
+    f.staged(
+        "the observed thread is held in each state (spinning, a timed wait, a lock held \
+         by the observer, an event) until the observer has seen it there, so that every \
+         state is seen in every run; unheld, most of them last microseconds.",
+    );
     for s in &seen {
         f.row(
             format!("looking for {}", s.wanted),
@@ -124,10 +132,33 @@ fn run(step: &Step<'_>) -> Result<Findings, Failed> {
         ),
     );
     f.figure("thread_ended", ended);
-    Ok(f.conclude(
+    f.chart(Chart::bars(
+        "how long the observer looked before it saw each state",
+        seen.iter()
+            .map(|s| {
+                let note = if s.found {
+                    human(s.after)
+                } else {
+                    format!("not seen in {}", human(s.after))
+                };
+                let tone = if s.found { Tone::Good } else { Tone::Bad };
+                Bar::new(s.wanted.to_string(), s.after.as_secs_f64(), note, tone)
+            })
+            .collect(),
+    ));
+    f.check(
+        "another thread observes each state, in order, New to Terminated",
         all_seen && ended,
-        format!("observed {}", sequence.join(" -> ")),
-    ))
+    );
+    let names_waits = EXPECTED.iter().filter_map(|(_, on)| *on).all(|on| {
+        seen.iter()
+            .any(|s| s.waiting_on.as_deref().is_some_and(|w| w.contains(on)))
+    });
+    f.check(
+        "and what the thread waits on, by name (timer, gate, go)",
+        names_waits,
+    );
+    Ok(f.conclude(format!("observed {}", sequence.join(" -> "))))
 }
 
 /// What the observer saw while looking for one state.
@@ -137,11 +168,14 @@ struct Sighting {
     /// The state it read last (the wanted one if found).
     last: ThreadState,
     waiting_on: Option<String>,
+    /// How long it looked.
+    after: Duration,
 }
 
 /// Polls `info` until it reads `state` (waiting on something whose name contains `on`).
 fn look_for(info: &ThreadInfo, (state, on): (ThreadState, Option<&str>)) -> Sighting {
-    let deadline = Instant::now() + LOOK_FOR;
+    let began = Instant::now();
+    let deadline = began + LOOK_FOR;
     loop {
         let now = info.state();
         let waiting_on = info.waiting_on();
@@ -156,6 +190,7 @@ fn look_for(info: &ThreadInfo, (state, on): (ThreadState, Option<&str>)) -> Sigh
                 found: matches,
                 last: now,
                 waiting_on: if matches { waiting_on } else { None },
+                after: began.elapsed(),
             };
         }
         std::thread::yield_now();

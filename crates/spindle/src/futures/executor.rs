@@ -142,13 +142,23 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.try_submit_as(type_name::<F>(), f)
+    }
+
+    /// `try_submit`, the task traced under `name` (`map` names the mapped function, not
+    /// its own wrapper).
+    pub(crate) fn try_submit_as<F, T>(&self, name: &'static str, f: F) -> Option<Future<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let task = next_task_id();
         let origin = Arc::clone(&self.pool.origin);
         let job = Task::new(f, TaskInfo::new(task, origin));
         let future = Future::from_cell(Arc::clone(&job) as _);
         trace::emit(|| EventKind::TaskSubmitted {
             task,
-            name: type_name::<F>().to_owned(),
+            name: name.to_owned(),
         });
         match self.pool.submit(Queued::new(job)) {
             Ok(()) => Some(future),

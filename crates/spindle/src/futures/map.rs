@@ -1,5 +1,6 @@
 //! `ThreadPoolExecutor::map`: results in input order from a bounded window of tasks.
 
+use std::any::type_name;
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
@@ -75,7 +76,10 @@ where
                 return;
             };
             let f = Arc::clone(&self.f);
-            match self.executor.try_submit(move || f(item)) {
+            match self
+                .executor
+                .try_submit_as(type_name::<F>(), move || f(item))
+            {
                 Some(future) => self.in_flight.push_back(future),
                 None => panic!(
                     "cannot schedule new futures after shutdown (the pool was shut down \

@@ -62,7 +62,7 @@ fn track_events(track: &Track) -> Vec<(u64, Value)> {
         out.push((
             s.start,
             json!({
-                "name": s.state.to_string(), "cat": STATE_CATEGORY, "ph": "X", "pid": PID,
+                "name": s.label(), "cat": STATE_CATEGORY, "ph": "X", "pid": PID,
                 "tid": tid, "ts": micros(s.start), "dur": micros(s.end - s.start), "args": args,
             }),
         ));

@@ -58,6 +58,13 @@ pub enum EventKind {
         /// How long it waited.
         waited: Duration,
     },
+    /// The thread began a blocking call outside spindle (a socket read, a file write),
+    /// named by `what`, or ended it (`None`): see [`blocking_io`](super::blocking_io).
+    /// Its state stays `Runnable` meanwhile; timelines draw the time as I/O.
+    Io {
+        /// What the thread waits on, while it does.
+        what: Option<Arc<str>>,
+    },
     /// A task was submitted to an executor (on the submitting thread).
     TaskSubmitted {
         /// The task's id, unique in the process.

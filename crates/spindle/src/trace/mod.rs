@@ -11,6 +11,9 @@
 //! itself as an SVG image: a row per thread, a colour per state, a time axis and a legend.
 //! [`Timeline::from_chrome_json`] reads a saved trace back (`spindle trace render`).
 //!
+//! Blocking calls outside spindle (sockets, files) leave a thread `Runnable`; wrap them in
+//! [`blocking_io`] and timelines draw that time as I/O rather than as CPU work.
+//!
 //! There is one hook per process: setting one, or starting a recorder, replaces the last.
 //!
 //! ```rust,standalone_crate
@@ -61,6 +64,7 @@ mod chrome;
 mod error;
 mod event;
 mod hook;
+mod io;
 mod recorder;
 mod spans;
 mod svg;
@@ -70,5 +74,7 @@ pub use error::TimelineError;
 pub use event::{EventKind, TraceEvent};
 pub use hook::{clear_hook, set_hook};
 pub(crate) use hook::{emit, enabled};
+pub use io::blocking_io;
 pub use recorder::Recorder;
+pub use svg::{SvgOptions, TimelinePhase};
 pub use timeline::{Timeline, TimelineRead, TimelineRow, TimelineSpan};

@@ -30,9 +30,27 @@ pub(crate) struct Track {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StateSpan {
     pub(crate) state: ThreadState,
+    /// What it waited on; for I/O, what the I/O was.
     pub(crate) waiting_on: Option<Arc<str>>,
+    /// Time in a blocking call outside spindle (see `blocking_io`): `Runnable` by
+    /// state, but off the CPU.
+    pub(crate) io: bool,
     pub(crate) start: u64,
     pub(crate) end: u64,
+}
+
+/// The name of a span of time a thread spent in blocking I/O.
+pub(crate) const IO_LABEL: &str = "I/O";
+
+impl StateSpan {
+    /// The state's name (`Blocked`), or `I/O`.
+    pub(crate) fn label(&self) -> String {
+        if self.io {
+            IO_LABEL.to_owned()
+        } else {
+            self.state.to_string()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,12 +83,59 @@ impl TaskOutcome {
 }
 
 impl TaskSpan {
-    /// `task 7 (fetch page)`, or `task 7` when the submission was not recorded.
+    /// `task 7 (app::fetch_page)`, or `task 7` when the submission was not recorded.
     pub(crate) fn label(&self) -> String {
         match &self.name {
             Some(name) => format!("task {} ({name})", self.task),
             None => format!("task {}", self.task),
         }
+    }
+}
+
+/// A task span's label as people read it: `task 7 (app::fetch_page)` is `task 7
+/// (fetch_page)` (see [`readable_task_name`]); any other label is kept.
+pub(crate) fn readable_task_label(label: &str) -> String {
+    let named = label
+        .strip_prefix("task ")
+        .and_then(|rest| rest.split_once(" ("))
+        .and_then(|(id, name)| Some((id, name.strip_suffix(')')?)))
+        .filter(|(id, _)| id.bytes().all(|b| b.is_ascii_digit()));
+    match named {
+        Some((id, name)) => format!("task {id} ({})", readable_task_name(name)),
+        None => label.to_owned(),
+    }
+}
+
+/// What people call a task submitted as `name`, a Rust type path as `type_name` gives
+/// it: a function by its name (`fetch_page`), a closure by where it was written
+/// (`closure in download::run`). Names that are not paths are kept as they are.
+pub(crate) fn readable_task_name(name: &str) -> String {
+    if !name.contains("::") {
+        return name.to_owned();
+    }
+    // Generic arguments say how, not what: `MapResults<..>::next` is `MapResults::next`.
+    let mut path = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            c if depth == 0 => path.push(c),
+            _ => {}
+        }
+    }
+    let segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+    let named: Vec<&str> = segments
+        .iter()
+        .copied()
+        .filter(|s| !s.starts_with('{'))
+        .collect();
+    let closure = segments.last().is_some_and(|s| s.starts_with('{'));
+    match (closure, named.as_slice()) {
+        (_, []) => name.to_owned(),
+        (true, [.., module, function]) => format!("closure in {module}::{function}"),
+        (true, [function]) => format!("closure in {function}"),
+        (false, [.., function]) => (*function).to_owned(),
     }
 }
 
@@ -140,6 +205,8 @@ struct TrackBuilder<'a> {
     current: Option<StateSpan>,
     /// Tasks started and not yet finished (a task may run another inline).
     running: Vec<(u64, u64)>,
+    /// The blocking I/O the thread is in, if any (`blocking_io`).
+    in_io: Option<Arc<str>>,
     first: Option<u64>,
     states: Vec<StateSpan>,
     tasks: Vec<TaskSpan>,
@@ -152,6 +219,7 @@ impl<'a> TrackBuilder<'a> {
             task_names,
             current: None,
             running: Vec::new(),
+            in_io: None,
             first: None,
             states: Vec::new(),
             tasks: Vec::new(),
@@ -163,15 +231,39 @@ impl<'a> TrackBuilder<'a> {
         self.first.get_or_insert(at);
         match kind {
             EventKind::ThreadStart => {
-                self.enter(at, ThreadState::Runnable, None);
+                self.enter(at, ThreadState::Runnable, None, false);
                 self.mark(at, MarkKind::ThreadStart);
             }
             EventKind::ThreadEnd => {
+                self.in_io = None;
                 self.close_state(at);
                 self.close_tasks(at);
                 self.mark(at, MarkKind::ThreadEnd);
             }
-            EventKind::State { state, waiting_on } => self.enter(at, *state, waiting_on.clone()),
+            EventKind::State { state, waiting_on } => match (&self.in_io, state, waiting_on) {
+                // Back from a wait inside the I/O call: still in I/O.
+                (Some(io), ThreadState::Runnable, None) => {
+                    let io = Some(Arc::clone(io));
+                    self.enter(at, ThreadState::Runnable, io, true);
+                }
+                _ => self.enter(at, *state, waiting_on.clone(), false),
+            },
+            EventKind::Io { what: Some(what) } => {
+                self.in_io = Some(Arc::clone(what));
+                let running = self
+                    .current
+                    .as_ref()
+                    .is_none_or(|cur| cur.state == ThreadState::Runnable);
+                if running {
+                    self.enter(at, ThreadState::Runnable, Some(Arc::clone(what)), true);
+                }
+            }
+            EventKind::Io { what: None } => {
+                self.in_io = None;
+                if self.current.as_ref().is_some_and(|cur| cur.io) {
+                    self.enter(at, ThreadState::Runnable, None, false);
+                }
+            }
             EventKind::LockAcquired { lock, waited } => {
                 self.ensure_state(at);
                 let kind = MarkKind::LockAcquired {
@@ -214,13 +306,13 @@ impl<'a> TrackBuilder<'a> {
     /// A thread first seen doing something other than changing state is running.
     fn ensure_state(&mut self, at: u64) {
         if self.current.is_none() {
-            self.enter(at, ThreadState::Runnable, None);
+            self.enter(at, ThreadState::Runnable, None, false);
         }
     }
 
-    fn enter(&mut self, at: u64, state: ThreadState, waiting_on: Option<Arc<str>>) {
+    fn enter(&mut self, at: u64, state: ThreadState, waiting_on: Option<Arc<str>>, io: bool) {
         if let Some(cur) = &self.current {
-            if cur.state == state && cur.waiting_on == waiting_on {
+            if cur.state == state && cur.waiting_on == waiting_on && cur.io == io {
                 return;
             }
         }
@@ -228,6 +320,7 @@ impl<'a> TrackBuilder<'a> {
         self.current = Some(StateSpan {
             state,
             waiting_on,
+            io,
             start: at,
             end: at,
         });
@@ -419,5 +512,82 @@ mod tests {
         );
         // The submitter is running from its first event.
         assert_eq!(spans.tracks[0].states[0].state, ThreadState::Runnable);
+    }
+
+    fn io(what: Option<&str>) -> EventKind {
+        EventKind::Io {
+            what: what.map(Arc::from),
+        }
+    }
+
+    #[test]
+    fn blocking_io_is_a_span_of_its_own_even_around_a_wait_inside_it() {
+        let s = Script::new()
+            .at(0, 2, "fetcher", EventKind::ThreadStart)
+            .at(10, 2, "fetcher", io(Some("GET /a")))
+            .at(
+                20,
+                2,
+                "fetcher",
+                state(ThreadState::Blocked, Some("Mutex \"pool\"")),
+            )
+            .at(25, 2, "fetcher", state(ThreadState::Runnable, None))
+            .at(40, 2, "fetcher", io(None))
+            .at(50, 2, "fetcher", EventKind::ThreadEnd);
+        let spans = build(&s.events, s.origin, s.end(60));
+        let got: Vec<_> = spans.tracks[0]
+            .states
+            .iter()
+            .map(|s| {
+                (
+                    s.label(),
+                    s.waiting_on.as_deref().map(str::to_owned),
+                    s.start / 1000,
+                )
+            })
+            .collect();
+        let get = Some("GET /a".to_owned());
+        assert_eq!(
+            got,
+            [
+                ("Runnable".to_owned(), None, 0),
+                ("I/O".to_owned(), get.clone(), 10),
+                ("Blocked".to_owned(), Some("Mutex \"pool\"".to_owned()), 20),
+                ("I/O".to_owned(), get, 25),
+                ("Runnable".to_owned(), None, 40),
+            ]
+        );
+    }
+
+    #[test]
+    fn task_names_read_as_people_call_them() {
+        let cases = [
+            ("spindle_cli::lab::download::fetch_image", "fetch_image"),
+            (
+                "spindle_cli::lab::download::run::{{closure}}::{{closure}}",
+                "closure in download::run",
+            ),
+            ("main::{{closure}}", "closure in main"),
+            (
+                "spindle::futures::map::MapResults<core::ops::range::Range<usize>, app::work, u64>::refill::{{closure}}",
+                "closure in MapResults::refill",
+            ),
+            ("sum_below (map, 3 items)", "sum_below (map, 3 items)"),
+            ("parse <input>", "parse <input>"),
+        ];
+        for (raw, readable) in cases {
+            assert_eq!(readable_task_name(raw), readable, "{raw}");
+        }
+    }
+
+    #[test]
+    fn task_labels_shorten_only_the_name() {
+        assert_eq!(
+            readable_task_label("task 12 (app::fetch::{{closure}})"),
+            "task 12 (closure in app::fetch)"
+        );
+        assert_eq!(readable_task_label("task 3"), "task 3");
+        assert_eq!(readable_task_label("task x (a::b)"), "task x (a::b)");
+        assert_eq!(readable_task_label("layout"), "layout");
     }
 }

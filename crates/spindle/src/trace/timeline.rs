@@ -267,6 +267,60 @@ impl Timeline {
             .unwrap_or(0.0)
     }
 
+    /// The part of the timeline from `start_us` to `end_us`: spans cut to that window,
+    /// and only the rows with a span in it (a thread idle across the window keeps its
+    /// row: its wait is a span too). To draw one stretch of a long recording.
+    ///
+    /// ```
+    /// use spindle::trace::{Timeline, TimelineRow, TimelineSpan};
+    ///
+    /// let span = |label: &str, start_us: f64, dur_us: f64| TimelineSpan {
+    ///     label: label.into(), start_us, dur_us, detail: None,
+    /// };
+    /// let row = |id: u64, states: Vec<TimelineSpan>| TimelineRow {
+    ///     thread_id: id, name: format!("t{id}"), states, tasks: vec![],
+    /// };
+    /// let whole = Timeline {
+    ///     rows: vec![
+    ///         row(1, vec![span("Runnable", 0.0, 100.0), span("Waiting", 100.0, 900.0)]),
+    ///         row(2, vec![span("Runnable", 600.0, 50.0)]),
+    ///     ],
+    /// };
+    /// let early = whole.clip(50.0, 300.0);
+    /// assert_eq!(early.rows.len(), 1); // thread 2 did nothing then
+    /// let cut: Vec<_> = early.rows[0].states.iter().map(|s| (s.start_us, s.dur_us)).collect();
+    /// assert_eq!(cut, [(50.0, 50.0), (100.0, 200.0)]);
+    /// ```
+    pub fn clip(&self, start_us: f64, end_us: f64) -> Timeline {
+        let cut = |spans: &[TimelineSpan]| -> Vec<TimelineSpan> {
+            spans
+                .iter()
+                .filter(|s| s.end_us() > start_us && s.start_us < end_us)
+                .map(|s| {
+                    let from = s.start_us.max(start_us);
+                    let to = s.end_us().min(end_us);
+                    TimelineSpan {
+                        start_us: from,
+                        dur_us: to - from,
+                        ..s.clone()
+                    }
+                })
+                .collect()
+        };
+        let rows = self
+            .rows
+            .iter()
+            .map(|row| TimelineRow {
+                thread_id: row.thread_id,
+                name: row.name.clone(),
+                states: cut(&row.states),
+                tasks: cut(&row.tasks),
+            })
+            .filter(|row| !row.states.is_empty() || !row.tasks.is_empty())
+            .collect();
+        Timeline { rows }
+    }
+
     fn spans(&self) -> impl Iterator<Item = &TimelineSpan> {
         self.rows
             .iter()
@@ -285,7 +339,7 @@ impl Timeline {
                     .states
                     .iter()
                     .map(|s| TimelineSpan {
-                        label: s.state.to_string(),
+                        label: s.label(),
                         start_us: micros(s.start),
                         dur_us: micros(s.end - s.start),
                         detail: s.waiting_on.as_deref().map(str::to_owned),
@@ -525,6 +579,35 @@ mod tests {
             ]
         );
         assert_eq!((direct.start_us(), direct.end_us()), (0.0, 20.0));
+    }
+
+    #[test]
+    fn io_reads_back_from_its_chrome_trace_as_io() {
+        let io = |what: Option<&str>| crate::trace::EventKind::Io {
+            what: what.map(std::sync::Arc::from),
+        };
+        let s = Script::new()
+            .at(0, 2, "fetcher", ThreadStart)
+            .at(2, 2, "fetcher", io(Some("GET /a")))
+            .at(8, 2, "fetcher", io(None))
+            .at(9, 2, "fetcher", ThreadEnd);
+        let spans = build(&s.events, s.origin, s.end(10));
+        let direct = Timeline::from_spans(&spans);
+        let json = chrome::to_json(&spans).to_string();
+        assert_eq!(Timeline::from_chrome_json(&json).unwrap(), direct);
+        let states: Vec<_> = direct.rows[0]
+            .states
+            .iter()
+            .map(|s| (s.label.as_str(), s.detail.as_deref(), s.dur_us))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("Runnable", None, 2.0),
+                ("I/O", Some("GET /a"), 6.0),
+                ("Runnable", None, 1.0)
+            ]
+        );
     }
 
     #[test]

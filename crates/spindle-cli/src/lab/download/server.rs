@@ -6,11 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use spindle::thread::{self, JoinHandle};
+use spindle::sync::Barrier;
+use spindle::thread::{self, JoinHandle, Thread};
+use spindle::trace;
 use tiny_http::{Response, Server};
 
-use super::super::Failed;
-use super::super::measure::join_within;
+use super::super::Unmeasured;
+use super::super::measure::{failed, join_within};
+
+/// How long the server's threads may take to start.
+const READY_LIMIT: Duration = Duration::from_secs(10);
 
 /// A running server; it stops when dropped.
 pub struct ImageServer {
@@ -27,21 +32,37 @@ impl ImageServer {
         size: usize,
         latency: Duration,
         handlers: usize,
-    ) -> Result<ImageServer, Failed> {
+    ) -> Result<ImageServer, Unmeasured> {
         let server = Server::http("127.0.0.1:0")
-            .map_err(|e| Failed(format!("could not start the local server: {e}")))?;
+            .map_err(|e| failed(format!("could not start the local server: {e}")))?;
         let addr = server
             .server_addr()
             .to_ip()
-            .ok_or_else(|| Failed("the local server has no IP address".to_owned()))?;
+            .ok_or_else(|| failed("the local server has no IP address"))?;
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
-        let handlers = (0..handlers)
-            .map(|_| {
-                let (server, stop) = (Arc::clone(&server), Arc::clone(&stop));
-                thread::spawn(move || serve(&server, &stop, images, size, latency))
+        // Ready means every handler runs: none starts late, in the middle of a download.
+        let ready = Arc::new(Barrier::new(handlers + 1));
+        let handlers = (1..=handlers)
+            .map(|i| {
+                let (server, stop, ready) =
+                    (Arc::clone(&server), Arc::clone(&stop), Arc::clone(&ready));
+                Thread::new(move || {
+                    if ready.wait_timeout(READY_LIMIT).is_ok() {
+                        serve(&server, &stop, images, size, latency);
+                    }
+                })
+                .name(format!("server {i}"))
+                .start()
+                .map_err(|e| failed(format!("could not start a server thread: {e}")))
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
+        if ready.wait_timeout(READY_LIMIT).is_err() {
+            stop.store(true, Ordering::SeqCst);
+            return Err(failed(format!(
+                "the local server's threads did not start within {READY_LIMIT:?}"
+            )));
+        }
         Ok(ImageServer {
             base: format!("http://{addr}"),
             stop,
@@ -68,7 +89,10 @@ impl Drop for ImageServer {
 /// Answers requests until `stop` is raised.
 fn serve(server: &Server, stop: &AtomicBool, images: usize, size: usize, latency: Duration) {
     while !stop.load(Ordering::SeqCst) {
-        let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(50)) else {
+        let next = trace::blocking_io("waiting for a request", || {
+            server.recv_timeout(Duration::from_millis(50))
+        });
+        let Ok(Some(request)) = next else {
             continue;
         };
         let image = request
@@ -78,10 +102,10 @@ fn serve(server: &Server, stop: &AtomicBool, images: usize, size: usize, latency
             .filter(|&n| n < images);
         thread::sleep(latency);
         // A client that hung up is its own problem: the server carries on.
-        let _ = match image {
+        let _ = trace::blocking_io("sending the answer", || match image {
             Some(n) => request.respond(Response::from_data(image_bytes(n, size))),
             None => request.respond(Response::from_string("no such image").with_status_code(404)),
-        };
+        });
     }
 }
 

@@ -9,8 +9,9 @@ use std::time::Duration;
 use spindle::queue::Queue;
 use spindle::thread;
 
-use super::super::Failed;
+use super::super::Unmeasured;
 use super::super::measure::{joined, timed};
+use super::named;
 
 /// Producers and consumers on each side of the queue.
 pub const SIDES: usize = 2;
@@ -38,16 +39,16 @@ pub fn run(
     max_size: usize,
     consume: Duration,
     limit: Duration,
-) -> Result<QueueRun, Failed> {
+) -> Result<QueueRun, Unmeasured> {
     let queue = Arc::new(Queue::named_bounded("jobs", max_size));
     let done = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     let items = per_producer * SIDES;
 
-    let consumers: Vec<_> = (0..SIDES)
-        .map(|_| {
+    let consumers = (1..=SIDES)
+        .map(|i| {
             let (queue, done) = (Arc::clone(&queue), Arc::clone(&done));
-            thread::spawn(move || {
+            named(&format!("queue consumer {i}"), move || {
                 let mut taken = Vec::new();
                 // `get` fails once the queue is shut down and empty: the consumer's end.
                 while let Ok(item) = queue.get() {
@@ -61,24 +62,24 @@ pub fn run(
                 taken
             })
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
 
     let (joined_in_time, wall) = timed(|| {
-        let producers: Vec<_> = (0..SIDES)
+        let producers = (0..SIDES)
             .map(|p| {
                 let (queue, peak) = (Arc::clone(&queue), Arc::clone(&peak));
-                thread::spawn(move || {
+                named(&format!("queue producer {}", p + 1), move || {
                     for item in p * per_producer..(p + 1) * per_producer {
                         queue.put(item).expect("the queue is open while producing");
                         peak.fetch_max(queue.len(), Ordering::Relaxed);
                     }
                 })
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         for producer in producers {
             joined(producer, limit)?;
         }
-        Ok::<_, Failed>(queue.join_timeout(limit))
+        Ok::<_, Unmeasured>(queue.join_timeout(limit))
     });
     let joined_in_time = joined_in_time?;
     let done_at_join = done.load(Ordering::SeqCst);

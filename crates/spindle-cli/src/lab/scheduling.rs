@@ -1,0 +1,166 @@
+//! scheduling: the order in which threads run is the scheduler's choice, not the
+//! program's. The same program, run again and again, interleaves its threads differently
+//! (`orders.rs`); and a thread that re-takes a lock in a tight loop can keep another
+//! waiting far longer than it holds the lock, unless the lock is handed over fairly
+//! (`starvation.rs`).
+
+mod orders;
+mod starvation;
+
+use super::machine::cores_available;
+use super::measure::{human, plural, seconds};
+use super::report::chart::{Bar, Chart, Tone};
+use super::verdict::Verdict;
+use super::{Experiment, Findings, Step, Unmeasured};
+
+pub const EXPERIMENT: Experiment = Experiment {
+    name: "scheduling",
+    claim: "Thread scheduling is non-deterministic: the same program, run several times, \
+            interleaves its threads differently. And starvation is possible: a thread that \
+            re-takes a lock in a tight loop passes over a waiting thread again and again, \
+            unless the lock is handed over fairly.",
+    summary: "the same 3 threads run 20 times: distinct orders; a greedy lock, barging vs fair",
+    run,
+};
+
+/// With the barging hand-off, the waiter is passed over at least this many times in a
+/// typical (median) wait...
+pub const PASSED_OVER_MIN: u64 = 10;
+/// ...and at least this many times more often than with a fair hand-off.
+pub const PASSED_OVER_RATIO: u64 = 5;
+/// Fewer cores than this left to the lab (others busy): a failure to show starvation is
+/// "not measured", as in the gil experiment.
+pub const SPARE_MIN: f64 = 1.5;
+
+fn run(step: &Step) -> Result<Findings, Unmeasured> {
+    let scale = step.scale();
+    let runs = scale.pick(20, 10);
+    let attempts = scale.pick(40, 20);
+
+    step.phase(format!(
+        "the same {} threads, run {runs} times",
+        orders::THREADS
+    ));
+    let orders = orders::run(runs)?;
+    step.phase("a greedy thread re-takes the lock; the default (barging) hand-off");
+    let barging = starvation::run(attempts, starvation::HandOff::Barging)?;
+    step.phase("the same, the greedy thread hands the lock over fairly (unlock_fair)");
+    let fair = starvation::run(attempts, starvation::HandOff::Fair)?;
+    step.end_phase();
+
+    let mut f = Findings::new();
+    f.row(
+        format!(
+            "{} threads each append their letter {} times, started together, {runs} runs",
+            orders::THREADS,
+            orders::APPENDS
+        ),
+        format!(
+            "{}; the most common one {} of {runs} times",
+            plural(orders.distinct, "distinct order"),
+            orders.most_common
+        ),
+    );
+    for (i, (order, times)) in orders.examples.iter().enumerate() {
+        f.row(format!("order {}", i + 1), format!("{order} ({times}x)"));
+    }
+    for (how, s) in [("barging hand-off", &barging), ("fair hand-off", &fair)] {
+        f.row(
+            format!(
+                "a thread asks {attempts} times for a lock that a greedy thread re-takes, holding it {} each time: {how}",
+                human(starvation::HOLD)
+            ),
+            format!(
+                "passed over {} in a typical wait (at most {}); waited {} typically (at most {})",
+                times(s.median_passed_over),
+                s.max_passed_over,
+                human(s.median_wait),
+                human(s.longest_wait)
+            ),
+        );
+    }
+    f.chart(Chart::bars(
+        "how often the greedy thread re-took the lock while the other waited (median)",
+        vec![
+            Bar::new(
+                "barging (default unlock)",
+                barging.median_passed_over as f64,
+                format!(
+                    "{}, a wait of {}",
+                    times(barging.median_passed_over),
+                    human(barging.median_wait)
+                ),
+                Tone::Bad,
+            ),
+            Bar::new(
+                "fair (unlock_fair)",
+                fair.median_passed_over as f64,
+                format!(
+                    "{}, a wait of {}",
+                    times(fair.median_passed_over),
+                    human(fair.median_wait)
+                ),
+                Tone::Good,
+            ),
+        ],
+    ));
+
+    f.figure("threads", orders::THREADS);
+    f.figure("appends", orders::APPENDS);
+    f.figure("runs", runs);
+    f.figure("distinct_orders", orders.distinct);
+    f.figure("most_common_order_runs", orders.most_common);
+    f.figure("attempts", attempts);
+    f.figure("hold_s", seconds(starvation::HOLD));
+    f.figure("barging_median_wait_s", seconds(barging.median_wait));
+    f.figure("barging_longest_wait_s", seconds(barging.longest_wait));
+    f.figure("barging_median_passed_over", barging.median_passed_over);
+    f.figure("barging_max_passed_over", barging.max_passed_over);
+    f.figure("fair_median_wait_s", seconds(fair.median_wait));
+    f.figure("fair_longest_wait_s", seconds(fair.longest_wait));
+    f.figure("fair_median_passed_over", fair.median_passed_over);
+    f.figure("fair_max_passed_over", fair.max_passed_over);
+    f.figure("barging_spare_cores", barging.spare_cores);
+    f.figure("fair_spare_cores", fair.spare_cores);
+
+    f.check(
+        "the same program, run again, interleaves its threads differently",
+        orders.distinct >= 2,
+    );
+    let claim = "with the default (barging) hand-off, a greedy thread passes over a waiting \
+                 one many times, unlike a fair hand-off: starvation is possible";
+    let shown = barging.median_passed_over >= PASSED_OVER_MIN
+        && barging.median_passed_over >= PASSED_OVER_RATIO * fair.median_passed_over.max(1);
+    let spare = [barging.spare_cores, fair.spare_cores]
+        .into_iter()
+        .flatten()
+        .min_by(f64::total_cmp);
+    match spare {
+        // A waiter that waits for a core hides how the lock hands itself over.
+        Some(spare) if !shown && spare < SPARE_MIN => f.part(
+            claim,
+            Verdict::NotMeasured,
+            format!(
+                "other programs kept the cores busy: {spare:.2} of {} left to the lab",
+                cores_available()
+            ),
+        ),
+        _ => f.check(claim, shown),
+    }
+    Ok(f.conclude(format!(
+        "{runs} runs of the same {} threads gave {}; a thread waiting for a lock that another \
+         re-takes in a loop was typically passed over {} (a wait of {}) with the default \
+         hand-off, {} ({}) with unlock_fair",
+        orders::THREADS,
+        plural(orders.distinct, "distinct order"),
+        times(barging.median_passed_over),
+        human(barging.median_wait),
+        times(fair.median_passed_over),
+        human(fair.median_wait)
+    )))
+}
+
+/// `1 time`, `3 times`.
+fn times(n: u64) -> String {
+    plural(usize::try_from(n).unwrap_or(usize::MAX), "time")
+}
