@@ -19,6 +19,7 @@
 
 mod info;
 mod local;
+mod panic_hook;
 mod panicked;
 pub(crate) mod registry;
 mod spawn;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 
 pub use info::ThreadInfo;
 pub use local::Local;
+pub(crate) use panic_hook::install as install_panic_hook;
 pub use panicked::{Panicked, set_excepthook};
 #[allow(unused_imports)] // used by the executors
 pub(crate) use panicked::{payload_message, report as report_panic};

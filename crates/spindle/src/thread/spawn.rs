@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex as InternalMutex;
 use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult};
 
+use super::panic_hook;
 use super::panicked::{self, Panicked};
 use super::registry::{self, ThreadRecord};
 use super::{ThreadInfo, ThreadState};
@@ -35,6 +36,9 @@ use crate::wait::{self, Holder, Wait, Waitable};
 pub struct Thread<T> {
     record: Arc<ThreadRecord>,
     f: Box<dyn FnOnce() -> T + Send + 'static>,
+    /// Its panics are reported once, by the excepthook (see `panic_hook`). Not for a
+    /// pool's workers, whose body catches each task's panic itself.
+    report_panics: bool,
 }
 
 impl<T: Send + 'static> Thread<T> {
@@ -58,6 +62,7 @@ impl<T: Send + 'static> Thread<T> {
         Thread {
             record: registry::new_spawned(),
             f: Box::new(f),
+            report_panics: true,
         }
     }
 
@@ -70,6 +75,7 @@ impl<T: Send + 'static> Thread<T> {
         Thread {
             record: registry::new_spawned_named(name),
             f: Box::new(f),
+            report_panics: false,
         }
     }
 
@@ -148,7 +154,11 @@ impl<T: Send + 'static> Thread<T> {
     /// assert_eq!(info.state(), ThreadState::New);
     /// ```
     pub fn start(self) -> io::Result<JoinHandle<T>> {
-        let Thread { record, f } = self;
+        let Thread {
+            record,
+            f,
+            report_panics,
+        } = self;
         let name = record.name();
         // std panics (rather than failing) on such a name: refuse it before the record
         // is alive, so that nothing is left for `join_non_daemon` to wait on.
@@ -159,6 +169,9 @@ impl<T: Send + 'static> Thread<T> {
             ));
         }
         let packet: Arc<Packet<T>> = Arc::new(InternalMutex::new(None));
+        if report_panics {
+            panic_hook::install();
+        }
         registry::make_alive(&record);
         // Should std panic anyway, the record must not stay alive forever.
         let not_started = NotStarted(&record);
@@ -166,7 +179,7 @@ impl<T: Send + 'static> Thread<T> {
         let thread_packet = Arc::clone(&packet);
         let started = std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || run(thread_record, thread_packet, f));
+            .spawn(move || run(thread_record, thread_packet, f, report_panics));
         match started {
             Ok(native) => {
                 mem::forget(not_started);
@@ -210,15 +223,25 @@ impl<T> fmt::Debug for Thread<T> {
 type Packet<T> = InternalMutex<Option<Result<T, Panicked>>>;
 
 /// The body of every thread spindle starts.
-fn run<T>(record: Arc<ThreadRecord>, packet: Arc<Packet<T>>, f: Box<dyn FnOnce() -> T + Send>) {
+fn run<T>(
+    record: Arc<ThreadRecord>,
+    packet: Arc<Packet<T>>,
+    f: Box<dyn FnOnce() -> T + Send>,
+    report_panics: bool,
+) {
     registry::bind_current(Arc::clone(&record));
     trace::emit(|| EventKind::ThreadStart);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let p = Panicked::from_payload(&*payload, record.name().to_string());
+    let name = || record.name().to_string();
+    let outcome = if report_panics {
+        panic_hook::catch_reported(name, f)
+    } else {
+        panic::catch_unwind(AssertUnwindSafe(f))
+            .map_err(|payload| Panicked::from_payload(&*payload, name()))
+    };
+    if let Err(p) = &outcome {
         // Python's rule: the hook hears of every panic when the thread ends, joined or not.
-        panicked::report(&p);
-        p
-    });
+        panicked::report(p);
+    }
     *packet.lock() = Some(outcome);
     trace::emit(|| EventKind::ThreadEnd);
     record.terminate();
