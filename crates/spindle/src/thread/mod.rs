@@ -19,11 +19,13 @@
 
 mod info;
 mod local;
+mod os;
 mod panic_hook;
 mod panicked;
 pub(crate) mod registry;
 mod spawn;
 mod state;
+mod timer;
 
 use std::panic::Location;
 use std::time::{Duration, Instant};
@@ -36,6 +38,7 @@ pub use panicked::{Panicked, set_excepthook};
 pub(crate) use panicked::{payload_message, report as report_panic};
 pub use spawn::{JoinHandle, Thread, spawn};
 pub use state::ThreadState;
+pub use timer::{Timer, TimerHandle};
 
 use crate::wait::{self, Wait, Waitable};
 

@@ -35,6 +35,8 @@ pub(crate) struct ThreadRecord {
     pub(crate) reads: ReadSlots,
     /// The thread has bound this record as its own (so spindle sees what it does).
     bound: AtomicBool,
+    /// The OS thread id, noted when the thread binds the record; 0 until then.
+    pub(crate) native_id: AtomicU64,
 }
 
 impl ThreadRecord {
@@ -48,6 +50,7 @@ impl ThreadRecord {
             wait: InternalMutex::new(None),
             reads: ReadSlots::new(),
             bound: AtomicBool::new(false),
+            native_id: AtomicU64::new(0),
         }
     }
 
@@ -208,6 +211,8 @@ fn is_os_main_thread() -> bool {
 /// Makes `record` the calling thread's own (a thread spindle starts calls this first).
 pub(crate) fn bind_current(record: Arc<ThreadRecord>) {
     record.bound.store(true, Ordering::Relaxed);
+    let native = super::os::current_native_id().unwrap_or(0);
+    record.native_id.store(native, Ordering::Relaxed);
     thread_id::set(record.id);
     CURRENT.with(|cell| {
         let _ = cell.set(CurrentRecord(record));
