@@ -29,6 +29,9 @@ use crate::wait::{self, Wait};
 ///
 /// The base of spindle's `Event` and `Barrier`, as in CPython.
 ///
+/// More conditions can share the lock, as Python's `Condition(lock)` does: see
+/// [`new_condition`](Condition::new_condition), which has the classic bounded buffer.
+///
 /// ```
 /// use std::sync::Arc;
 /// use spindle::sync::Condition;

@@ -5,8 +5,14 @@
 //! names as in Python; any other thread registers itself the first time it touches
 //! spindle (the main thread as `MainThread`).
 //!
-//! A panic never goes unnoticed: [`JoinHandle::join`] returns it as [`Panicked`], and the
-//! excepthook ([`set_excepthook`]) hears of it when the thread ends, joined or not.
+//! A panic never goes unnoticed, and is reported once: [`JoinHandle::join`] returns it as
+//! [`Panicked`], and the excepthook ([`set_excepthook`]) hears of it when the thread ends,
+//! joined or not (the default one prints it, with where it happened).
+//!
+//! Beyond `Thread` and `spawn`: a [`Timer`] runs a function after a delay on a thread of its
+//! own, [`Local`] keeps one value per thread, and the `Thread` builder sets a thread's
+//! [stack size](Thread::stack_size), [CPU affinity](Thread::affinity) and
+//! [priority](Thread::priority).
 //!
 //! ```
 //! use spindle::thread::{self, Thread, ThreadState};
