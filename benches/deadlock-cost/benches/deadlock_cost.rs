@@ -9,7 +9,10 @@ use spindle::deadlock::{self, Detection};
 fn spindle_mode(c: &mut Criterion, group: &str, mode: Detection, label: &str) {
     deadlock::set_detection(mode);
     let mut g = c.benchmark_group(group);
-    let (a, b) = (spindle::sync::Mutex::new(0u64), spindle::sync::Mutex::new(0u64));
+    let (a, b) = (
+        spindle::sync::Mutex::new(0u64),
+        spindle::sync::Mutex::new(0u64),
+    );
     if group == "lock_unlock" {
         g.bench_function(label, |bench| bench.iter(|| *black_box(&a).lock() += 1));
     } else {
@@ -71,7 +74,10 @@ fn timed(mode: Detection, ops: u32, body: &dyn Fn()) -> f64 {
 fn interleaved_summary(_: &mut Criterion) {
     const ROUNDS: usize = 41;
     const OPS: u32 = 200_000;
-    let (a, b) = (spindle::sync::Mutex::new(0u64), spindle::sync::Mutex::new(0u64));
+    let (a, b) = (
+        spindle::sync::Mutex::new(0u64),
+        spindle::sync::Mutex::new(0u64),
+    );
     let one = || *black_box(&a).lock() += 1;
     let nested = || {
         let mut x = black_box(&a).lock();

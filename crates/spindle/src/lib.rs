@@ -33,6 +33,7 @@
 pub mod deadlock;
 pub(crate) mod description;
 pub mod futures;
+pub(crate) mod graph;
 pub(crate) mod loom;
 pub mod process;
 pub mod queue;

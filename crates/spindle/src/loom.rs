@@ -26,7 +26,7 @@ mod imp {
     }
 
     pub(crate) mod parking {
-        pub(crate) use parking_lot_core::{park, unpark_all, unpark_filter, unpark_one};
+        pub(crate) use parking_lot_core::{park, unpark_filter};
     }
 
     pub(crate) use parking_lot_core::SpinWait;
@@ -271,26 +271,6 @@ mod imp {
         }
 
         /// # Safety
-        /// As `parking_lot_core::unpark_one`.
-        pub(crate) unsafe fn unpark_one(
-            key: usize,
-            callback: impl FnOnce(UnparkResult) -> UnparkToken,
-        ) -> UnparkResult {
-            let mut q = QUEUE.lock().unwrap();
-            let mut result = UnparkResult::default();
-            let mut woken = Vec::new();
-            if let Some(i) = q.parked.iter().position(|p| p.key == key) {
-                woken.push(q.parked.remove(i));
-                result.unparked_threads = 1;
-                result.have_more_threads = q.has(key);
-                result.be_fair = q.be_fair();
-            }
-            let token = callback(result);
-            wake(woken, token);
-            result
-        }
-
-        /// # Safety
         /// As `parking_lot_core::unpark_filter`.
         pub(crate) unsafe fn unpark_filter(
             key: usize,
@@ -325,19 +305,6 @@ mod imp {
             let token = callback(result);
             wake(woken, token);
             result
-        }
-
-        /// # Safety
-        /// As `parking_lot_core::unpark_all`.
-        pub(crate) unsafe fn unpark_all(key: usize, token: UnparkToken) -> usize {
-            let mut q = QUEUE.lock().unwrap();
-            let (woken, kept) = std::mem::take(&mut q.parked)
-                .into_iter()
-                .partition::<Vec<_>, _>(|p| p.key == key);
-            q.parked = kept;
-            let n = woken.len();
-            wake(woken, token);
-            n
         }
     }
 

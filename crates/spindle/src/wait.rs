@@ -1,104 +1,51 @@
-//! Layer 2: the one waiting path.
+//! Layer 4: the one waiting path. Uses the registry (layer 2), the wait-for graph and
+//! detection settings (layer 3) and the trace hook; every primitive (layer 5 and up)
+//! parks and wakes through it.
 //!
 //! Every blocking call in the crate parks through [`park`], over `parking_lot_core`. It,
 //! and only it, sets the caller's [`ThreadState`], publishes what the caller waits on (the
 //! wait-for edge that `waiting_on` shows and deadlock detection follows), and, for a lock
-//! acquisition without timeout, checks whether parking would close a cycle of waits.
-//! Primitives never touch thread state or the wait-for graph themselves; their fast paths
-//! never come here at all.
+//! acquisition, a join or a `Future`'s result without timeout, checks whether parking
+//! would close a cycle of waits. Every wake-up goes through [`unpark_filter`] (or its
+//! two shorthands), which marks each woken thread's wait as over before the waker's
+//! callback changes anything: a published wait never outlives the moment it ends.
+//! Primitives never touch thread state or the wait-for graph themselves; their fast
+//! paths never come here at all.
 
+use std::cell::RefCell;
 use std::panic::Location;
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken};
 
-use crate::deadlock::{self, DeadlockError};
+use crate::deadlock::error::DeadlockError;
+use crate::deadlock::mode;
+use crate::graph::edge::WaitEdge;
+pub(crate) use crate::graph::edge::{Holder, Waitable};
+use crate::graph::{self, GRAPH, reads};
 use crate::loom::parking;
-use crate::thread::ThreadState;
 use crate::thread::registry::{self, ThreadRecord};
+use crate::thread::state::ThreadState;
 use crate::trace::{self, EventKind};
 
-/// Something a thread can wait on, as reports and deadlock detection see it.
-pub(crate) trait Waitable: Sync {
-    /// What is waited on, for people: `Mutex "accounts"`, `Event created at src/main.rs:4:13`.
-    fn describe(&self) -> String;
-
-    /// [`describe`](Waitable::describe), for the trace hook: made once and shared where
-    /// the waitable can name itself for `crate::description`'s cache (every primitive
-    /// does), formatted anew otherwise.
-    fn description(&self) -> Arc<str> {
-        self.describe().into()
-    }
-
-    /// The threads that must act before this wait can end (a lock's owners), each with
-    /// where it acquired what it holds. Empty for waits nobody in particular ends.
-    /// `threads` is a snapshot of the live threads, for waits that must search them.
-    fn holders(&self, _threads: &[Arc<ThreadRecord>], _out: &mut Vec<Holder>) {}
-
-    /// Whether a wait on this, not being a lock acquisition, still names holders
-    /// (`join`, a `Future`'s result). A lock-time search follows such waits, so they are
-    /// published under `deadlock::GRAPH` as lock waits are: a search must never see one
-    /// appear half-way through (it could pair it with a holder read before a release).
-    fn holds_up_a_chain(&self) -> bool {
-        false
-    }
-
-    /// A wait that always ends in a moment, by construction: one on a primitive's internal
-    /// state lock, held only for a few instructions and never across a wait. Searches for
-    /// cycles and stalls do not follow it (its holder may, for instance, be about to park
-    /// on a condition variable, which releases the lock).
-    fn transient(&self) -> bool {
-        false
-    }
-}
-
-/// A thread that must act before a wait can end.
-#[derive(Clone, Copy)]
-pub(crate) struct Holder {
-    pub(crate) thread: u64,
-    /// Whether it holds the resource waited for (a lock's owner), rather than having to
-    /// finish something (a joined thread, the runner of an awaited task).
-    pub(crate) owns: bool,
-    /// Where it acquired the resource, when known.
-    pub(crate) since: Option<&'static Location<'static>>,
-}
-
-impl Holder {
-    /// The owner of what is waited for, which it took at `since`.
-    pub(crate) fn owner(thread: u64, since: Option<&'static Location<'static>>) -> Holder {
-        Holder {
-            thread,
-            owns: true,
-            since,
-        }
-    }
-
-    /// A thread that holds nothing waited for but must finish before the wait ends.
-    pub(crate) fn actor(thread: u64) -> Holder {
-        Holder {
-            thread,
-            owns: false,
-            since: None,
-        }
-    }
-}
-
 /// One blocking call, as the waiting path needs to know it.
+#[derive(Clone, Copy)]
 pub(crate) struct Wait<'a> {
     pub(crate) on: &'a dyn Waitable,
     /// `Blocked` for a lock acquisition without timeout, else `Waiting` or `TimedWaiting`.
     pub(crate) state: ThreadState,
     /// Where the blocking call was made.
     pub(crate) at: &'static Location<'static>,
-    /// Check for a cycle before parking (a lock acquisition without timeout, unless it
-    /// is a primitive's internal re-lock, which cannot be part of a cycle).
+    /// Check for a cycle before parking (a lock acquisition, join or `Future` wait without
+    /// timeout, unless it is a primitive's internal re-lock, which cannot be in a cycle).
     pub(crate) check: bool,
 }
 
 impl<'a> Wait<'a> {
-    /// A wait that is not a lock acquisition: `Waiting`, or `TimedWaiting` with a deadline.
+    /// A wait that is not a lock acquisition: `Waiting`, or `TimedWaiting` with a
+    /// deadline. Checked for a cycle when it begins if it names holders (a join, a
+    /// `Future`'s result) and has no deadline.
     pub(crate) fn waiting(
         on: &'a dyn Waitable,
         deadline: Option<Instant>,
@@ -112,7 +59,7 @@ impl<'a> Wait<'a> {
                 ThreadState::Waiting
             },
             at,
-            check: false,
+            check: deadline.is_none() && on.holds_up_a_chain(),
         }
     }
 
@@ -135,47 +82,31 @@ impl<'a> Wait<'a> {
             check: check && deadline.is_none(),
         }
     }
-}
 
-/// What a parked thread waits on: published in its record for as long as it is parked.
-pub(crate) struct WaitEdge {
-    on: NonNull<dyn Waitable>,
-    pub(crate) state: ThreadState,
-    pub(crate) at: &'static Location<'static>,
-}
-
-// SAFETY: `on` points at a `Waitable` (which is `Sync`) borrowed by the parked thread for
-// the whole time the edge is published; the parked thread removes the edge, under the
-// record's lock, before that borrow ends. Anyone dereferencing it holds that same lock.
-unsafe impl Send for WaitEdge {}
-
-impl WaitEdge {
-    /// The waited-on resource.
-    ///
-    /// The returned reference is valid while the record lock that guards this edge is held.
-    pub(crate) fn on(&self) -> &dyn Waitable {
-        // SAFETY: see the `Send` impl: the edge is only reachable through the record's lock,
-        // and the waiting thread keeps the resource borrowed until it has removed the edge.
-        unsafe { self.on.as_ref() }
+    /// Searches may follow this wait: no timeout.
+    fn untimed(&self) -> bool {
+        matches!(self.state, ThreadState::Blocked | ThreadState::Waiting)
     }
 }
 
 /// Parks the calling thread on `key` (see `parking_lot_core::park` for the callbacks),
-/// publishing `wait` while it is parked.
+/// publishing `wait` while it is parked. `bits` is the primitive's own part of the park
+/// token, two bits (`ParkToken(0)` to `ParkToken(3)`), which its wakers read with
+/// [`Queued::bits`].
 ///
-/// Returns `Err` without parking when `wait` is a lock acquisition without timeout that
-/// would complete a cycle of waits (and detection is on).
+/// Returns `Err` without parking when `wait` is checked and would complete a cycle of
+/// waits (and detection is on).
 pub(crate) fn park(
     wait: &Wait<'_>,
     key: usize,
     validate: impl FnOnce() -> bool,
     before_sleep: impl FnOnce(),
     timed_out: impl FnOnce(usize, bool),
-    token: ParkToken,
+    bits: ParkToken,
     deadline: Option<Instant>,
 ) -> Result<ParkResult, DeadlockError> {
     let scope = WaitScope::begin(wait)?;
-    Ok(scope.park(key, validate, before_sleep, timed_out, token, deadline))
+    Ok(scope.park(key, validate, before_sleep, timed_out, bits, deadline))
 }
 
 /// A wait published for as long as the scope lives, across any number of parks: for a
@@ -184,13 +115,15 @@ pub(crate) fn park(
 ///
 /// Scopes nest: ending one restores what the thread was publishing before it began (a
 /// primitive re-taking its internal lock inside a longer wait shows that briefly, then
-/// the longer wait again).
+/// the longer wait again). A restored wait is not current while the thread runs: call
+/// [`renew`](WaitScope::renew) before parking in it again.
 pub(crate) struct WaitScope<'a> {
     me: Option<Arc<ThreadRecord>>,
+    wait: Wait<'a>,
     before: Option<WaitEdge>,
     before_state: ThreadState,
-    /// The published edge borrows the waited-on resource for `'a`.
-    _on: std::marker::PhantomData<&'a ()>,
+    /// This scope published the thread's read locks (it is the thread's outermost wait).
+    reads: bool,
 }
 
 impl<'a> WaitScope<'a> {
@@ -202,44 +135,72 @@ impl<'a> WaitScope<'a> {
         } else {
             registry::try_current()
         };
-        let mut before_state = ThreadState::Runnable;
-        let mut before = None;
-        if let Some(me) = &me {
-            before_state = me.state();
-            registry::publish_reads(me);
-            before = match publish(me, wait) {
-                Ok(before) => before,
-                Err(e) => {
-                    if me.wait.lock().is_none() {
-                        registry::unpublish_reads(me);
-                    }
-                    return Err(e);
-                }
-            };
+        let mut scope = WaitScope {
+            me,
+            wait: *wait,
+            before: None,
+            before_state: ThreadState::Runnable,
+            reads: false,
+        };
+        if let Some(me) = &scope.me {
+            scope.before_state = me.state();
+            let outermost = me.wait.lock().is_none();
+            let (before, reads) = publish(me, wait, outermost, None)?;
+            scope.before = before;
+            scope.reads = reads;
             me.set_state(wait.state);
         }
-        Ok(WaitScope {
-            me,
-            before,
-            before_state,
-            _on: std::marker::PhantomData,
-        })
+        Ok(scope)
     }
 
-    /// Parks once (see `parking_lot_core::park` for the callbacks).
+    /// Makes the scope's wait current again after the thread ran (it was woken, or an
+    /// inner wait ended), checking for a cycle as [`begin`](WaitScope::begin) does.
+    pub(crate) fn renew(&self) -> Result<(), DeadlockError> {
+        let Some(me) = &self.me else {
+            return Ok(());
+        };
+        if me.parking().current() {
+            return Ok(());
+        }
+        publish(me, &self.wait, false, Some(self.reads)).map(|_| ())
+    }
+
+    /// Parks once (see `parking_lot_core::park` for the callbacks; [`park`] for `bits`).
     pub(crate) fn park(
         &self,
         key: usize,
         validate: impl FnOnce() -> bool,
         before_sleep: impl FnOnce(),
         timed_out: impl FnOnce(usize, bool),
-        token: ParkToken,
+        bits: ParkToken,
         deadline: Option<Instant>,
     ) -> ParkResult {
+        let me = self.me.as_deref();
+        let token = token_for(me, bits);
+        let validate = || {
+            let valid = validate();
+            if let (true, Some(me)) = (valid, me) {
+                me.wait_queued();
+            }
+            valid
+        };
         // SAFETY: `key` is the address of a primitive of this crate (or of the thread record),
         // which uses it only with this module's functions; callers' `validate` and `timed_out`
-        // only touch atomics, never panic and never call into parking_lot.
-        unsafe { parking::park(key, validate, before_sleep, timed_out, token, deadline) }
+        // only touch atomics, never panic and never call into parking_lot. The token points
+        // at our record, which `self.me` keeps alive while we are queued.
+        let result =
+            unsafe { parking::park(key, validate, before_sleep, timed_out, token, deadline) };
+        if let Some(me) = me {
+            me.wait_unqueued();
+        }
+        result
+    }
+
+    /// The waiting thread's id, as [`Queued::thread`] reads it from its park token.
+    pub(crate) fn thread(&self) -> u64 {
+        self.me
+            .as_ref()
+            .map_or_else(registry::current_id, |me| me.id)
     }
 }
 
@@ -248,10 +209,15 @@ impl Drop for WaitScope<'_> {
         if let Some(me) = &self.me {
             let restored = self.before.take();
             let waiting_on = restored.as_ref().map(|e| e.on().description());
-            if restored.is_none() {
-                registry::unpublish_reads(me);
+            {
+                let mut slot = me.wait.lock();
+                *slot = restored;
+                // Whatever is restored is not current while the thread runs.
+                me.wait_not_current();
             }
-            *me.wait.lock() = restored;
+            if self.reads {
+                reads::unpublish(me.id);
+            }
             me.set_state(self.before_state);
             trace::emit(|| EventKind::State {
                 state: self.before_state,
@@ -261,39 +227,223 @@ impl Drop for WaitScope<'_> {
     }
 }
 
-/// Publishes `wait` as what `me` waits on; returns what it published before.
-fn publish(me: &Arc<ThreadRecord>, wait: &Wait<'_>) -> Result<Option<WaitEdge>, DeadlockError> {
-    let edge = WaitEdge {
-        // SAFETY: only the lifetime is erased; see `WaitEdge`'s `Send` impl for why the
-        // pointer is never used after `wait.on`'s borrow ends (scopes end innermost first).
-        on: unsafe { erase(wait.on) },
-        state: wait.state,
-        at: wait.at,
+/// Publishes `wait` as what `me` waits on (checking it if asked), and its read locks
+/// when `reads` says so (`None`: decide, for a new outermost wait). Returns what it
+/// replaced, and whether the read locks are published.
+fn publish(
+    me: &Arc<ThreadRecord>,
+    wait: &Wait<'_>,
+    outermost: bool,
+    reads: Option<bool>,
+) -> Result<(Option<WaitEdge>, bool), DeadlockError> {
+    let renewing = reads.is_some();
+    let reads = reads.unwrap_or_else(|| {
+        outermost && wait.untimed() && !wait.on.transient() && reads::holds_reads()
+    });
+    let checked = wait.check && mode::checks_on_lock();
+    // Every edge a search may follow appears under the graph lock (see `graph/README.md`).
+    let followable = wait.untimed() && (checked || wait.on.holds_up_a_chain() || reads);
+    let graph = followable.then(|| GRAPH.lock());
+    if reads && !renewing {
+        reads::publish(me.id);
+    }
+    // SAFETY: the scope that publishes this edge outlives it: `WaitScope::drop` replaces
+    // it under the record's lock before `wait.on`'s borrow (`'a` of the scope) ends.
+    let edge = unsafe { WaitEdge::new(wait.on, wait.state, wait.at) };
+    let before = {
+        let mut slot = me.wait.lock();
+        me.wait_published();
+        slot.replace(edge)
     };
-    let checked = wait.check && deadlock::checks_on_lock();
-    let before = if checked {
-        // Publishing and checking under one lock: of two threads closing a cycle at the
-        // same moment, the second to get here sees the first's edge, and only it reports.
-        let _graph = deadlock::GRAPH.lock();
-        let before = me.wait.lock().replace(edge);
-        if let Some(cycle) = deadlock::find_lock_cycle(me) {
-            *me.wait.lock() = before;
-            return Err(cycle);
+    let cycle = if checked { graph::find_cycle(me) } else { None };
+    if let Some(cycle) = cycle {
+        {
+            let mut slot = me.wait.lock();
+            *slot = before;
+            me.wait_not_current();
         }
-        before
-    } else {
-        // Not checked; but a wait that others' searches follow is published under the
-        // same lock (see `holds_up_a_chain`).
-        let followed = wait.state == ThreadState::Waiting && wait.on.holds_up_a_chain();
-        let _graph = followed.then(|| deadlock::GRAPH.lock());
-        me.wait.lock().replace(edge)
-    };
+        if reads && !renewing {
+            reads::unpublish(me.id);
+        }
+        return Err(cycle);
+    }
+    drop(graph);
     trace::emit(|| EventKind::State {
         state: wait.state,
         waiting_on: Some(wait.on.description()),
     });
-    Ok(before)
+    // A renewal replaced the scope's own, older edge: the scope keeps its original
+    // `before` to restore.
+    Ok((if renewing { None } else { before }, reads))
 }
+
+// ---- Park tokens and wake-ups ----
+
+/// Park tokens carry the parked thread's record (so that a waker can mark its wait
+/// over) and the primitive's two bits. A thread without a record (under loom, or one
+/// whose thread-locals are being destroyed) carries its id instead, flagged.
+const TOKEN_BITS: usize = 0b11;
+const TOKEN_NO_RECORD: usize = 0b100;
+
+const _: () = assert!(std::mem::align_of::<ThreadRecord>() >= 8);
+
+fn token_for(me: Option<&ThreadRecord>, bits: ParkToken) -> ParkToken {
+    debug_assert!(
+        bits.0 <= TOKEN_BITS,
+        "a primitive's park token has two bits"
+    );
+    match me {
+        Some(me) => ParkToken(me as *const ThreadRecord as usize | bits.0),
+        None => ParkToken((registry::current_id() as usize) << 3 | TOKEN_NO_RECORD | bits.0),
+    }
+}
+
+/// A thread in a parking queue, as a waker's filter sees it.
+#[derive(Clone, Copy)]
+pub(crate) struct Queued<'a> {
+    token: ParkToken,
+    _queued: std::marker::PhantomData<&'a ()>,
+}
+
+impl Queued<'_> {
+    /// The record behind the token, if it carries one.
+    fn record(&self) -> Option<&ThreadRecord> {
+        if self.token.0 & TOKEN_NO_RECORD != 0 {
+            return None;
+        }
+        // SAFETY: the token was made by `token_for` from a record that its thread keeps
+        // alive (`WaitScope::me`) while it is queued, and a `Queued` exists only inside a
+        // filter call, while the thread is in the queue.
+        Some(unsafe { &*((self.token.0 & !(TOKEN_BITS | TOKEN_NO_RECORD)) as *const ThreadRecord) })
+    }
+
+    /// The queued thread's id.
+    pub(crate) fn thread(&self) -> u64 {
+        match self.record() {
+            Some(record) => record.id,
+            None => (self.token.0 >> 3) as u64,
+        }
+    }
+
+    /// The primitive's two bits, as it parked with them.
+    pub(crate) fn bits(&self) -> usize {
+        self.token.0 & TOKEN_BITS
+    }
+}
+
+/// The threads a wake-up takes out of a queue, to be marked woken before the waker's
+/// callback runs (a few inline: most wake-ups wake one thread).
+struct Woken {
+    inline: [ParkToken; 4],
+    len: usize,
+    more: Vec<ParkToken>,
+}
+
+impl Woken {
+    fn new() -> Woken {
+        Woken {
+            inline: [ParkToken(0); 4],
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, token: ParkToken) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = token;
+            self.len += 1;
+        } else {
+            self.more.push(token);
+        }
+    }
+
+    /// Marks every woken thread's wait as over.
+    fn mark(&self) {
+        for &token in self.inline[..self.len].iter().chain(&self.more) {
+            let queued = Queued {
+                token,
+                _queued: std::marker::PhantomData,
+            };
+            if let Some(record) = queued.record() {
+                record.mark_woken();
+            }
+        }
+    }
+}
+
+/// Wakes the threads on `key` that `filter` picks; `callback` runs with the queue locked,
+/// after every woken thread's wait has been marked over.
+pub(crate) fn unpark_filter(
+    key: usize,
+    mut filter: impl FnMut(Queued<'_>) -> FilterOp,
+    callback: impl FnOnce(UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    let woken = RefCell::new(Woken::new());
+    let filter = |token: ParkToken| {
+        let op = filter(Queued {
+            token,
+            _queued: std::marker::PhantomData,
+        });
+        if op == FilterOp::Unpark {
+            woken.borrow_mut().push(token);
+        }
+        op
+    };
+    let callback = |result: UnparkResult| {
+        woken.borrow().mark();
+        callback(result)
+    };
+    // SAFETY: see `park`; filters and callbacks given here only touch atomics and locals.
+    unsafe { parking::unpark_filter(key, filter, callback) }
+}
+
+/// Wakes one thread parked on `key`; `callback` runs with the queue locked.
+pub(crate) fn unpark_one(
+    key: usize,
+    callback: impl FnOnce(UnparkResult) -> UnparkToken,
+) -> UnparkResult {
+    let mut picked = false;
+    unpark_filter(
+        key,
+        |_| {
+            if picked {
+                FilterOp::Stop
+            } else {
+                picked = true;
+                FilterOp::Unpark
+            }
+        },
+        callback,
+    )
+}
+
+/// Wakes every thread parked on `key`; how many.
+pub(crate) fn unpark_all(key: usize) -> usize {
+    unpark_filter(
+        key,
+        |_| FilterOp::Unpark,
+        |_| parking_lot_core::DEFAULT_UNPARK_TOKEN,
+    )
+    .unparked_threads
+}
+
+/// Looks at the threads parked on `key`, in queue order, without waking any: `look`
+/// returns `false` to stop.
+pub(crate) fn peek(key: usize, mut look: impl FnMut(Queued<'_>) -> bool) {
+    unpark_filter(
+        key,
+        |queued| {
+            if look(queued) {
+                FilterOp::Skip
+            } else {
+                FilterOp::Stop
+            }
+        },
+        |_| parking_lot_core::DEFAULT_UNPARK_TOKEN,
+    );
+}
+
+// ---- Small helpers every primitive uses ----
 
 /// When a contended lock acquisition began, if a trace hook listens (else no clock read).
 #[inline]
@@ -309,41 +459,6 @@ pub(crate) fn contended_acquire(on: &dyn Waitable, started: Option<Instant>) {
             waited: started.elapsed(),
         });
     }
-}
-
-/// Erases the lifetime of a waitable borrowed for the duration of a park.
-///
-/// # Safety
-/// The pointer must not be dereferenced after the borrow ends.
-unsafe fn erase<'a>(on: &'a (dyn Waitable + 'a)) -> NonNull<dyn Waitable> {
-    let ptr: NonNull<dyn Waitable + 'a> = NonNull::from(on);
-    // SAFETY: a fat pointer's layout does not depend on its lifetime bound; the caller
-    // promises not to use it past `'a`.
-    unsafe { std::mem::transmute::<NonNull<dyn Waitable + 'a>, NonNull<dyn Waitable>>(ptr) }
-}
-
-/// Wakes one thread parked on `key`; `callback` runs with the queue locked.
-pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> UnparkToken) {
-    // SAFETY: see `park`; callbacks given here only touch atomics and never panic.
-    unsafe {
-        parking::unpark_one(key, callback);
-    }
-}
-
-/// Wakes the threads on `key` that `filter` picks; `callback` runs with the queue locked.
-pub(crate) fn unpark_filter(
-    key: usize,
-    filter: impl FnMut(ParkToken) -> FilterOp,
-    callback: impl FnOnce(UnparkResult) -> UnparkToken,
-) -> UnparkResult {
-    // SAFETY: see `park`; filters and callbacks given here only touch atomics and locals.
-    unsafe { parking::unpark_filter(key, filter, callback) }
-}
-
-/// Wakes every thread parked on `key`.
-pub(crate) fn unpark_all(key: usize) -> usize {
-    // SAFETY: see `park`.
-    unsafe { parking::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN) }
 }
 
 /// A wait that nobody in particular ends, described by a closure (a pool's shutdown).

@@ -166,6 +166,9 @@ fn no_stall_while_a_non_daemon_thread_waits_with_a_timeout() {
 fn a_wait_with_a_timeout_never_reports_and_ends_by_itself() {
     // A would-be AB-BA where one side waits with a timeout: no panic anywhere, and
     // check() sees no cycle while both wait; the timed side gives up and the other goes on.
+    // The timeout is long, and the states are read again after check(): if they no
+    // longer show both waiting, check() may have run outside the window, and the test
+    // fails instead of passing without having looked.
     let (a, b) = (
         Arc::new(Mutex::named("a", 0)),
         Arc::new(Mutex::named("b", 0)),
@@ -175,7 +178,7 @@ fn a_wait_with_a_timeout_never_reports_and_ends_by_itself() {
     let patient = named("patient", move || {
         let _a = a1.lock();
         h1.wait().unwrap();
-        b1.try_lock_for(Duration::from_millis(600)).is_some()
+        b1.try_lock_for(Duration::from_secs(3)).is_some()
     });
     let (a2, b2, h2) = (Arc::clone(&a), Arc::clone(&b), Arc::clone(&both_hold));
     let blunt = named("blunt", move || {
@@ -183,12 +186,24 @@ fn a_wait_with_a_timeout_never_reports_and_ends_by_itself() {
         h2.wait().unwrap();
         *a2.lock() += 1;
     });
-    assert!(wait_until_all(&[patient.info()], ThreadState::TimedWaiting));
-    assert!(wait_until_all(&[blunt.info()], ThreadState::Blocked));
+    let (p, q) = (patient.info(), blunt.info());
+    assert!(wait_until_all(
+        std::slice::from_ref(&p),
+        ThreadState::TimedWaiting
+    ));
+    assert!(wait_until_all(
+        std::slice::from_ref(&q),
+        ThreadState::Blocked
+    ));
     let cycles: Vec<_> = deadlock::check()
         .into_iter()
         .filter(|d| d.kind() == DeadlockKind::Cycle)
         .collect();
+    assert_eq!(
+        (p.state(), q.state()),
+        (ThreadState::TimedWaiting, ThreadState::Blocked),
+        "check() must have run while both waited"
+    );
     assert!(cycles.is_empty(), "{cycles:#?}");
     assert!(
         !patient.join().unwrap(),

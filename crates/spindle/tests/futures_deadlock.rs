@@ -1,22 +1,28 @@
-//! A future knows which worker runs its task, so `deadlock::check` follows a wait on a
-//! future to that worker: the classic "the caller holds the lock its own task needs".
-//! Here the worker blocks on the lock first and the caller then waits for the future,
-//! which checks nothing as it begins, so the cycle is left for `check()` to find. (In
-//! the other order the worker's lock finds it at once: see `tests/deadlock_waitfor.rs`.)
+//! A future knows which worker runs its task, so detection follows a wait on a future to
+//! that worker: the classic "the caller holds the lock its own task needs". Here the
+//! worker blocks on the lock first and the caller then waits for the future: the wait
+//! is checked as it begins and fails at once with the report, as a lock would. (In the
+//! other order the worker's lock finds it: see `tests/deadlock_waitfor.rs`.) With
+//! detection `Off`, nothing is checked at wait time and `check()` finds the cycle.
 //!
-//! The two threads of the cycle stay stuck for good (that is the point), so this test has
-//! its own binary and leaks its pool instead of dropping it (which would wait for them).
+//! With detection off the two threads of the cycle stay stuck for good, so these tests
+//! have their own binary (nextest runs each in a process of its own, so the mode set by
+//! one never reaches the other) and leak their pool instead of dropping it.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use spindle::deadlock;
-use spindle::futures::ThreadPoolExecutor;
-use spindle::sync::{Event, Mutex};
-use spindle::thread;
+use spindle::deadlock::{self, Detection};
+use spindle::futures::{Future, ThreadPoolExecutor};
+use spindle::sync::{DeadlockError, Event, Mutex};
+use spindle::thread::{self, JoinHandle};
 
-#[test]
-fn check_reports_a_caller_waiting_on_a_task_that_needs_the_callers_lock() {
+/// A thread "caller" that holds the ledger, submits a task that locks it, waits until the
+/// worker is blocked on it, then takes the future's result; with the ledger's event.
+fn caller_waiting_on_its_own_task<R: Send + 'static>(
+    take: impl FnOnce(Future<()>) -> R + Send + 'static,
+) -> (JoinHandle<R>, Arc<Event>) {
     let pool = ThreadPoolExecutor::builder()
         .max_workers(1)
         .thread_name_prefix("ledger-worker")
@@ -29,7 +35,9 @@ fn check_reports_a_caller_waiting_on_a_task_that_needs_the_callers_lock() {
         let _held = l.lock();
         h.set();
         let l2 = Arc::clone(&l);
-        let f = pool.submit(move || *l2.lock() += 1);
+        let f = pool.submit(move || {
+            *l2.lock() += 1;
+        });
         let worker_blocked = || {
             thread::enumerate()
                 .iter()
@@ -43,12 +51,36 @@ fn check_reports_a_caller_waiting_on_a_task_that_needs_the_callers_lock() {
             );
             std::thread::sleep(Duration::from_millis(1));
         }
-        f.result()
+        take(f)
     })
     .name("caller")
     .start()
     .unwrap();
     assert!(holding.wait_timeout(Duration::from_secs(20)));
+    (caller, holding)
+}
+
+#[test]
+fn a_result_that_would_close_a_cycle_fails_at_once_with_the_report() {
+    let (caller, _) = caller_waiting_on_its_own_task(|f| {
+        let waited = panic::catch_unwind(AssertUnwindSafe(|| f.result()));
+        let payload = waited.expect_err("result() waited for a task that waits for us");
+        let report = payload
+            .downcast::<DeadlockError>()
+            .expect("the panic carries the deadlock report");
+        report.to_string()
+    });
+    // The caller's unwind released the ledger: the worker goes on, and the caller ends.
+    let report = caller.join().expect("the caller caught the report");
+    assert!(report.contains("Future of task"), "{report}");
+    assert!(report.contains("ledger-worker_0"), "{report}");
+    assert!(report.contains("Mutex \"ledger\""), "{report}");
+}
+
+#[test]
+fn with_detection_off_check_reports_a_caller_waiting_on_a_task_that_needs_the_callers_lock() {
+    deadlock::set_detection(Detection::Off);
+    let (caller, _) = caller_waiting_on_its_own_task(|f| f.result());
 
     let end = Instant::now() + Duration::from_secs(20);
     let report = loop {

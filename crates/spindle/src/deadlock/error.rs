@@ -3,7 +3,7 @@
 use std::fmt;
 use std::panic::Location;
 
-use crate::thread::ThreadState;
+use crate::thread::state::ThreadState;
 
 /// A deadlock: threads that wait on each other in a cycle, or a whole program stalled.
 ///
@@ -241,6 +241,19 @@ impl DeadlockError {
     }
 }
 
+/// Why locking `wants` again on the thread that holds it can never succeed, by its kind.
+fn self_deadlock_hint(wants: &str) -> &'static str {
+    if wants.starts_with("RwLock") {
+        "an RwLock is not reentrant and cannot be upgraded: a thread holding it, to read \
+         or to write, must release it before it locks it to write, and a read behind a \
+         waiting writer waits for that writer"
+    } else if wants.starts_with("Gil") {
+        "the Gil is not reentrant: a thread holding it must not acquire it again"
+    } else {
+        "a Mutex is not reentrant: use ReentrantMutex to lock it again"
+    }
+}
+
 impl fmt::Display for DeadlockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.threads.len();
@@ -261,10 +274,7 @@ impl fmt::Display for DeadlockError {
                     since(t.held_since()),
                     t.waiting_at
                 )?;
-                write!(
-                    f,
-                    "\n  (a Mutex is not reentrant: use ReentrantMutex to lock it again)"
-                )
+                write!(f, "\n  ({})", self_deadlock_hint(&t.wants))
             }
             DeadlockKind::Cycle => {
                 write!(f, "deadlock: {n} threads wait for each other in a cycle")?;

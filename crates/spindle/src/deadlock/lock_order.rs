@@ -18,7 +18,7 @@
 //! `transfer(x, y)` in one place and `transfer(y, x)` in another is reported, and a
 //! discipline that always takes them in one order (by account number, say) is not.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
@@ -29,12 +29,18 @@ use parking_lot::{Mutex as InternalMutex, RwLock};
 
 use super::error::{DeadlockError, DeadlockKind, DeadlockedThread};
 use crate::sync::label::Label;
-use crate::thread::ThreadState;
 use crate::thread::registry;
+use crate::thread::state::ThreadState;
 
 static ON: AtomicBool = AtomicBool::new(false);
-/// Bumped each time checking is switched on: stacks from an earlier period are stale.
+/// Changes when what threads keep may be stale: its high half counts the times checking
+/// was switched on (every stack from an earlier period is stale), its low half the locks
+/// dropped while still held (`forgotten`: their entries must go). One load tells both.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
+const SWITCHED_ON: u64 = 1 << 32;
+
+/// The instances of locks dropped while held (their guards were forgotten).
+static GONE: RwLock<Option<HashSet<u32>>> = RwLock::new(None);
 
 /// Whether lock-order checking is on (one relaxed load; the lock fast paths ask this).
 #[inline]
@@ -44,9 +50,23 @@ pub(crate) fn enabled() -> bool {
 
 pub(crate) fn set_enabled(on: bool) {
     if on && !ON.load(Ordering::Relaxed) {
-        EPOCH.fetch_add(1, Ordering::Relaxed);
+        EPOCH.fetch_add(SWITCHED_ON, Ordering::Relaxed);
     }
     ON.store(on, Ordering::Relaxed);
+}
+
+/// A lock whose slot is `slot` is being dropped while held: its guard was forgotten
+/// (`mem::forget`), so the entry on its holder's stack would stay forever and set false
+/// orders with every later lock. Each thread drops such entries at its next acquisition.
+#[cold]
+pub(crate) fn forgotten(slot: &ClassSlot) {
+    let Some(instance) = slot.instance() else {
+        return; // never taken while checking was on: on no stack
+    };
+    GONE.write()
+        .get_or_insert_with(HashSet::new)
+        .insert(instance);
+    EPOCH.fetch_add(1, Ordering::Release);
 }
 
 /// A lock's class and instance ids, given on first use in this mode and cached in the
@@ -62,25 +82,30 @@ impl ClassSlot {
         ClassSlot(AtomicU64::new(0))
     }
 
-    /// The lock's class and its instance node (`INSTANCE | id`).
+    /// The lock's instance node, if it was ever taken while checking was on.
+    fn instance(&self) -> Option<u32> {
+        let cached = self.0.load(Ordering::Relaxed);
+        (cached != 0).then_some((cached >> 32) as u32)
+    }
+
+    /// The lock's node word: `instance << 32 | class`, its instance node being
+    /// `INSTANCE | id`.
     #[inline]
-    fn get(&self, kind: &'static str, label: &Label) -> (u32, u32) {
+    fn get(&self, kind: &'static str, label: &Label) -> u64 {
         let cached = self.0.load(Ordering::Relaxed);
         if cached != 0 {
-            return (cached as u32, (cached >> 32) as u32);
+            return cached;
         }
         self.intern(kind, label)
     }
 
     #[cold]
-    fn intern(&self, kind: &'static str, label: &Label) -> (u32, u32) {
+    fn intern(&self, kind: &'static str, label: &Label) -> u64 {
         let class = intern(kind, label);
         let instance = new_instance(class);
-        self.0.store(
-            u64::from(instance) << 32 | u64::from(class),
-            Ordering::Relaxed,
-        );
-        (class, instance)
+        let node = u64::from(instance) << 32 | u64::from(class);
+        self.0.store(node, Ordering::Relaxed);
+        node
     }
 }
 
@@ -170,26 +195,42 @@ fn node_name(node: u32) -> String {
 }
 
 /// One lock a thread holds.
+#[derive(Clone, Copy)]
 struct Held {
     lock: usize,
-    class: u32,
-    /// The lock's instance node (see `INSTANCE`).
-    instance: u32,
-    at: &'static Location<'static>,
+    /// `instance << 32 | class`, as `ClassSlot` caches it.
+    node: u64,
+    at: *const Location<'static>,
+    /// The thread's chain key before this lock was taken (see `Stack::chain`).
+    chain_before: u64,
 }
 
 impl Held {
+    fn class(&self) -> u32 {
+        self.node as u32
+    }
+
+    /// The lock's instance node (see `INSTANCE`).
+    fn instance(&self) -> u32 {
+        (self.node >> 32) as u32
+    }
+
     /// The graph edge that taking a lock of `class` and `instance` while holding this
     /// one sets, if any: between classes, or between two locks of one class; none for
     /// the same lock again (re-entry).
     fn order_to(&self, class: u32, instance: u32) -> Option<(u32, u32)> {
-        if self.class != class {
-            Some((self.class, class))
-        } else if self.instance != instance {
-            Some((self.instance, instance))
+        if self.class() != class {
+            Some((self.class(), class))
+        } else if self.instance() != instance {
+            Some((self.instance(), instance))
         } else {
             None
         }
+    }
+
+    fn at(&self) -> &'static Location<'static> {
+        // SAFETY: only `&'static Location`s are stored in entries that are read.
+        unsafe { &*self.at }
     }
 }
 
@@ -212,62 +253,96 @@ struct OrderGraph {
 
 static ORDERS: InternalMutex<Option<OrderGraph>> = InternalMutex::new(None);
 
-/// What one thread keeps while checking is on.
-struct ThreadOrders {
-    /// The `EPOCH` these entries belong to.
-    epoch: u64,
-    held: Vec<Held>,
-    /// Orders this thread has already put in the graph: repeats skip the global lock.
-    known: HashSet<u64, BuildHasherDefault<PairHasher>>,
-    /// The orders this thread met most recently, by a hash of each: a repeat found here
-    /// skips even the hash set (a loop taking the same two locks meets one order).
-    recent: [u64; RECENT],
-}
-
+/// How many held locks a thread keeps without touching the heap.
+const INLINE_HELD: usize = 16;
+/// How many recently validated chains a thread remembers in its direct-mapped cache.
 const RECENT: usize = 16;
 
-impl ThreadOrders {
-    /// Starts over if checking was switched off and on again since this thread last looked.
-    fn sync_epoch(&mut self, epoch: u64) {
-        if self.epoch != epoch {
-            self.epoch = epoch;
-            self.held.clear();
-        }
-    }
+/// What one thread keeps while checking is on: the locks it holds (the first
+/// `INLINE_HELD` here, more in `Spill`) and, as Linux's lockdep does, a key for the
+/// *chain* of them. Taking a lock whose resulting chain this thread has already
+/// validated sets no order it has not recorded, so the common acquisition is one
+/// lookup in a small cache, however many locks are held. No destructor: reaching it
+/// costs no lazy-initialisation check.
+struct Stack {
+    /// The `EPOCH` these entries belong to.
+    epoch: Cell<u64>,
+    /// How many locks are held in all (`inline` first, then `Spill::held`).
+    len: Cell<usize>,
+    /// The first `INLINE_HELD` held locks, one array per field of `Held`: each field is
+    /// stored and loaded on its own (a whole `Held` built on the stack and copied in
+    /// wider moves stalls the store-to-load forwarding of the CPU, which costs more than
+    /// the rest of the acquisition).
+    inline: InlineHeld,
+    /// A hash of the held locks' nodes, in order (0: none held).
+    chain: Cell<u64>,
+    /// Chains validated lately, by `chain % RECENT`.
+    recent: [Cell<u64>; RECENT],
+}
 
-    /// Whether this thread has already recorded the order `pair` (see `pair`).
+/// The rarely used rest of a thread's state.
+#[derive(Default)]
+struct Spill {
+    /// Held locks past the first `INLINE_HELD`, oldest first.
+    held: Vec<Held>,
+    /// Every chain this thread has validated.
+    chains: HashSet<u64, BuildHasherDefault<PairHasher>>,
+    /// Every order this thread has put in the graph: repeats skip the global lock.
+    orders: HashSet<u64, BuildHasherDefault<PairHasher>>,
+}
+
+/// `Held` entries, field by field (see `Stack::inline`).
+struct InlineHeld {
+    lock: [Cell<usize>; INLINE_HELD],
+    /// `instance << 32 | class`.
+    node: [Cell<u64>; INLINE_HELD],
+    at: [Cell<*const Location<'static>>; INLINE_HELD],
+    chain_before: [Cell<u64>; INLINE_HELD],
+}
+
+impl InlineHeld {
     #[inline]
-    fn knows(&mut self, pair: u64) -> bool {
-        let slot = &mut self.recent[(pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize];
-        if *slot == pair {
-            return true;
-        }
-        self.knows_slow(pair)
+    fn set(&self, i: usize, h: &Held) {
+        self.lock[i].set(h.lock);
+        self.node[i].set(h.node);
+        self.at[i].set(h.at);
+        self.chain_before[i].set(h.chain_before);
     }
 
-    /// `knows`, past the recent-orders cache: kept out of line so that the common path
-    /// stays a few instructions.
-    #[cold]
-    #[inline(never)]
-    fn knows_slow(&mut self, pair: u64) -> bool {
-        let known = self.known.contains(&pair);
-        if known {
-            self.recent[(pair.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize] = pair;
+    fn get(&self, i: usize) -> Held {
+        Held {
+            lock: self.lock[i].get(),
+            node: self.node[i].get(),
+            at: self.at[i].get(),
+            chain_before: self.chain_before[i].get(),
         }
-        known
     }
+}
 
-    /// Whether taking the lock `instance` of `class` now sets an order this thread has
-    /// not recorded.
-    fn sets_new_order(&mut self, class: u32, instance: u32) -> bool {
-        let mut new = false;
-        for i in 0..self.held.len() {
-            if let Some((before, after)) = self.held[i].order_to(class, instance) {
-                new |= !self.knows(pair(before, after));
-            }
+thread_local! {
+    static STACK: Stack = const {
+        Stack {
+            epoch: Cell::new(0),
+            len: Cell::new(0),
+            inline: InlineHeld {
+                lock: [const { Cell::new(0) }; INLINE_HELD],
+                node: [const { Cell::new(0) }; INLINE_HELD],
+                at: [const { Cell::new(std::ptr::null()) }; INLINE_HELD],
+                chain_before: [const { Cell::new(0) }; INLINE_HELD],
+            },
+            chain: Cell::new(0),
+            recent: [const { Cell::new(0) }; RECENT],
         }
-        new
-    }
+    };
+    static SPILL: RefCell<Spill> = RefCell::new(Spill::default());
+}
+
+/// The chain key after taking the lock whose node is `node` (see `Held::node`) with
+/// chain `before` (never 0).
+#[inline]
+fn chain_after(before: u64, node: u64) -> u64 {
+    let mixed = (before ^ node).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    mixed.rotate_left(31) | 1
 }
 
 /// The order "`before`, then `after`" (graph nodes) as one number (never 0: ids start at 1).
@@ -275,15 +350,87 @@ fn pair(before: u32, after: u32) -> u64 {
     u64::from(before) << 32 | u64::from(after)
 }
 
-thread_local! {
-    static ORDERS_HERE: RefCell<ThreadOrders> = const {
-        RefCell::new(ThreadOrders {
-            epoch: 0,
-            held: Vec::new(),
-            known: HashSet::with_hasher(BuildHasherDefault::new()),
-            recent: [0; RECENT],
-        })
-    };
+impl Stack {
+    /// Whether this thread has validated `chain` (see `Stack`).
+    #[inline]
+    fn knows(&self, chain: u64) -> bool {
+        self.recent[(chain % RECENT as u64) as usize].get() == chain || knows_slow(self, chain)
+    }
+
+    #[inline]
+    fn push(&self, held: Held) {
+        let n = self.len.get();
+        if n < INLINE_HELD {
+            self.inline.set(n, &held);
+        } else {
+            spill_push(held);
+        }
+        self.len.set(n + 1);
+    }
+
+    /// Every held lock, oldest first.
+    fn all(&self) -> Vec<Held> {
+        let n = self.len.get();
+        let mut all: Vec<Held> = (0..n.min(INLINE_HELD))
+            .map(|i| self.inline.get(i))
+            .collect();
+        if n > INLINE_HELD {
+            let _ = SPILL.try_with(|s| all.extend(s.borrow().held.iter().copied()));
+        }
+        all
+    }
+
+    /// Replaces the held locks with `all` (oldest first), recomputing the chain keys.
+    fn set_all(&self, mut all: Vec<Held>) {
+        let mut chain = 0;
+        for h in &mut all {
+            h.chain_before = chain;
+            chain = chain_after(chain, h.node);
+        }
+        for (i, h) in all.iter().take(INLINE_HELD).enumerate() {
+            self.inline.set(i, h);
+        }
+        let _ = SPILL.try_with(|s| {
+            let held = &mut s.borrow_mut().held;
+            held.clear();
+            held.extend(all.iter().skip(INLINE_HELD).copied());
+        });
+        self.len.set(all.len());
+        self.chain.set(chain);
+    }
+
+    /// Catches up with `epoch`: starts over if checking was switched off and on again
+    /// since this thread last looked, and drops the entries of locks dropped while held.
+    #[cold]
+    #[inline(never)]
+    fn resync(&self, epoch: u64) {
+        if self.epoch.get() / SWITCHED_ON != epoch / SWITCHED_ON {
+            self.set_all(Vec::new());
+        } else if let Some(gone) = GONE.read().as_ref() {
+            let mut all = self.all();
+            all.retain(|h| !gone.contains(&h.instance()));
+            self.set_all(all);
+        }
+        self.epoch.set(epoch);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn knows_slow(stack: &Stack, chain: u64) -> bool {
+    let known = SPILL
+        .try_with(|s| s.borrow().chains.contains(&chain))
+        .unwrap_or(false);
+    if known {
+        stack.recent[(chain % RECENT as u64) as usize].set(chain);
+    }
+    known
+}
+
+#[cold]
+#[inline(never)]
+fn spill_push(held: Held) {
+    let _ = SPILL.try_with(|s| s.borrow_mut().held.push(held));
 }
 
 /// Hashes a packed pair of class ids with one multiplication (SipHash costs more than
@@ -308,8 +455,9 @@ impl Hasher for PairHasher {
 /// The calling thread acquired `lock`. `ordered` is false for a try-lock or a timed
 /// acquisition, which is noted as held but sets no order.
 ///
-/// Kept small: once a thread has recorded the orders it uses, this is a push and a
-/// lookup per lock held; orders met for the first time go through `record_new_orders`.
+/// Kept small: once a thread has validated the chain of locks it holds with this one,
+/// this is a push and one cache lookup; a chain met for the first time goes through
+/// `record_new_orders`.
 #[inline(never)]
 pub(crate) fn acquired(
     lock: usize,
@@ -319,48 +467,58 @@ pub(crate) fn acquired(
     ordered: bool,
     at: &'static Location<'static>,
 ) {
-    let (class, instance) = slot.get(kind, label);
-    let epoch = EPOCH.load(Ordering::Relaxed);
-    let new = ORDERS_HERE.try_with(|here| {
-        let mut here = here.borrow_mut();
-        here.sync_epoch(epoch);
-        let new = ordered && here.sets_new_order(class, instance);
-        here.held.push(Held {
+    let node = slot.get(kind, label);
+    let epoch = EPOCH.load(Ordering::Acquire);
+    let new = STACK.try_with(|stack| {
+        if stack.epoch.get() != epoch {
+            stack.resync(epoch);
+        }
+        let before = stack.chain.get();
+        let chain = chain_after(before, node);
+        let new = ordered && before != 0 && !stack.knows(chain);
+        stack.push(Held {
             lock,
-            class,
-            instance,
+            node,
             at,
+            chain_before: before,
         });
-        new
+        stack.chain.set(chain);
+        new.then_some(chain)
     });
-    if new == Ok(true) {
-        record_new_orders(class, instance, at);
+    if let Ok(Some(chain)) = new {
+        record_new_orders(node as u32, (node >> 32) as u32, at, chain);
     }
 }
 
-/// The orders that acquiring the lock `instance` of `class` at `at` set for the first
-/// time on this thread (the lock is already on its stack): noted as known, and added
-/// to the graph.
+/// The orders that acquiring the lock `instance` of `class` at `at` sets with every lock
+/// held before it (it is already on the stack, its resulting chain `chain`): each one
+/// this thread meets for the first time is added to the graph; the chain is then known.
 #[cold]
 #[inline(never)]
-fn record_new_orders(class: u32, instance: u32, at: &'static Location<'static>) {
-    let Ok(new_orders) = ORDERS_HERE.try_with(|here| {
-        let mut here = here.borrow_mut();
-        let here = &mut *here;
-        let (_, before) = here.held.split_last().expect("the lock was just pushed");
+fn record_new_orders(class: u32, instance: u32, at: &'static Location<'static>, chain: u64) {
+    let Ok(held) = STACK.try_with(Stack::all) else {
+        return;
+    };
+    let Some((_, before)) = held.split_last() else {
+        return;
+    };
+    let Ok(new_orders) = SPILL.try_with(|s| {
+        let mut s = s.borrow_mut();
         let mut new_orders = Vec::new();
         for h in before {
             if let Some((from, to)) = h.order_to(class, instance) {
-                if here.known.insert(pair(from, to)) {
-                    new_orders.push((from, to, h.at));
+                if s.orders.insert(pair(from, to)) {
+                    new_orders.push((from, to, h.at()));
                 }
             }
         }
+        s.chains.insert(chain);
         new_orders
     }) else {
         return;
     };
-    // Outside the borrow: a report runs the handler, which may take locks itself.
+    let _ = STACK.try_with(|stack| stack.recent[(chain % RECENT as u64) as usize].set(chain));
+    // Outside any borrow: a report runs the handler, which may take locks itself.
     for (before, after, held_at) in new_orders {
         record(before, after, held_at, at);
     }
@@ -369,23 +527,27 @@ fn record_new_orders(class: u32, instance: u32, at: &'static Location<'static>) 
 /// The calling thread released `lock` (a no-op if it was taken while checking was off).
 #[inline(never)]
 pub(crate) fn released(lock: usize) {
-    let _ = ORDERS_HERE.try_with(|here| {
-        let held = &mut here.borrow_mut().held;
-        if held.last().is_some_and(|h| h.lock == lock) {
-            held.pop();
-        } else {
-            release_out_of_order(held, lock);
+    let _ = STACK.try_with(|stack| {
+        let n = stack.len.get();
+        let top = n.wrapping_sub(1);
+        if top < INLINE_HELD && stack.inline.lock[top].get() == lock {
+            stack.chain.set(stack.inline.chain_before[top].get());
+            stack.len.set(top);
+            return;
         }
+        release_out_of_order(stack, lock);
     });
 }
 
 /// A lock released while it is not the last one taken (or one taken while checking
-/// was off): out of line, the common path being a pop.
+/// was off, or past the inline entries): out of line, the common path being a pop.
 #[cold]
 #[inline(never)]
-fn release_out_of_order(held: &mut Vec<Held>, lock: usize) {
-    if let Some(i) = held.iter().rposition(|h| h.lock == lock) {
-        held.remove(i);
+fn release_out_of_order(stack: &Stack, lock: usize) {
+    let mut all = stack.all();
+    if let Some(i) = all.iter().rposition(|h| h.lock == lock) {
+        all.remove(i);
+        stack.set_all(all);
     }
 }
 

@@ -1,13 +1,13 @@
-//! A thread that looks for deadlocks so that nobody has to write one.
+//! The top layer of detection: a thread that looks for deadlocks so that nobody has to
+//! write one. Stands on `check` and on the primitives and thread API above it.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
-use super::{DeadlockError, DeadlockKind, check};
+use super::check::{check, list_watcher, unlist_watcher};
+use super::error::{DeadlockError, DeadlockKind};
 use crate::sync::Event;
 use crate::thread::{JoinHandle, Thread};
 
@@ -123,27 +123,20 @@ impl fmt::Debug for Watchdog {
     }
 }
 
-/// The threads of running watchdogs: they only watch, so a stall does not wait for them.
-static WATCHDOGS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-pub(super) fn is_watchdog(thread: u64) -> bool {
-    WATCHDOGS.lock().contains(&thread)
-}
-
-/// Lists the calling thread as a watchdog for as long as it lives.
+/// Lists the calling thread as one that only watches, for as long as it lives.
 struct Listed(u64);
 
 impl Listed {
     fn me() -> Listed {
         let me = crate::thread::current().id();
-        WATCHDOGS.lock().push(me);
+        list_watcher(me);
         Listed(me)
     }
 }
 
 impl Drop for Listed {
     fn drop(&mut self) {
-        WATCHDOGS.lock().retain(|&t| t != self.0);
+        unlist_watcher(self.0);
     }
 }
 

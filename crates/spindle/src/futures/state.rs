@@ -349,8 +349,10 @@ impl<T> Core<T> {
                 DEFAULT_PARK_TOKEN,
                 deadline,
             );
-            if let Ok(ParkResult::TimedOut) = parked {
-                return self.phase() >= needed;
+            match parked {
+                Ok(ParkResult::TimedOut) => return self.phase() >= needed,
+                Ok(_) => {}
+                Err(cycle) => crate::deadlock::raise::raise(cycle),
             }
         }
         true

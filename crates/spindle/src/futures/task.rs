@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::thread::registry::ThreadRecord;
 use crate::wait::{Holder, Waitable};
 
 /// Task ids count from 1, process-wide (the trace's task spans use them too).
@@ -50,7 +49,7 @@ impl Waitable for TaskInfo {
 
     /// The thread running the task is the one that must act before the wait ends, so a
     /// task waiting for a lock its caller holds shows up as a cycle in `deadlock::check`.
-    fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
+    fn holders(&self, _waiter: u64, out: &mut Vec<Holder>) {
         let thread = self.runner.load(Ordering::Relaxed);
         if thread != 0 {
             out.push(Holder::actor(thread));

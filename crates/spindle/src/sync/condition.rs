@@ -10,7 +10,8 @@ use super::condition_var::{ConditionVar, Shared};
 use super::condvar::Condvar;
 use super::label::{Label, Labelled};
 use super::mutex::{Mutex, MutexGuard};
-use crate::deadlock;
+use crate::deadlock::error::DeadlockError;
+use crate::deadlock::raise::raise;
 use crate::thread::registry;
 use crate::wait::{self, Wait};
 
@@ -109,7 +110,7 @@ impl<T> Condition<T> {
     /// drop(g);
     /// ```
     #[track_caller]
-    pub fn lock_checked(&self) -> Result<ConditionGuard<'_, T>, deadlock::DeadlockError> {
+    pub fn lock_checked(&self) -> Result<ConditionGuard<'_, T>, DeadlockError> {
         Ok(ConditionGuard::new(self, self.mutex.lock_checked()?))
     }
 
@@ -339,7 +340,7 @@ impl<'a, T> ConditionGuard<'a, T> {
         if let Err(e) = raw.lock(at) {
             // The lock is not held: the guard must not release it while we unwind.
             std::mem::forget(self.guard.take());
-            deadlock::raise(e);
+            raise(e);
         }
         if let Some(shared) = cond.shared.get() {
             shared.now_held();

@@ -1,4 +1,5 @@
-//! `ConditionVar`: another condition over a `Condition`'s lock (Python's `Condition(lock)`).
+//! Layer 5 (primitives): `ConditionVar`, another condition over a `Condition`'s lock
+//! (Python's `Condition(lock)`).
 //!
 //! # Deferred notifications across conditions
 //!

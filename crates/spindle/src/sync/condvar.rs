@@ -13,6 +13,16 @@
 //! at once would have woken: deferral is capped at the number of waiters at the time,
 //! and the owner never wakes itself.
 //!
+//! # Deadlock detection
+//!
+//! A condition wait has no holders: anyone may notify. Except once the mutex's owner
+//! has deferred a notification that will wake it: from then on the waiter waits for that
+//! owner to release the mutex, so its wait names the owner as its holder (worked out
+//! when a search asks, by looking at which threads the deferred notifications will wake:
+//! nothing is recorded on the notify path). A notifier that, still holding the mutex,
+//! then blocks on a lock such a waiter holds closes a cycle that its lock-time check
+//! finds.
+//!
 //! [`defer`]: Condvar::defer
 //! [`take_deferred`]: Condvar::take_deferred
 //! [`notify`]: Condvar::notify
@@ -20,13 +30,14 @@
 
 use std::time::Instant;
 
-use parking_lot_core::{DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult, ParkToken};
+use std::sync::Arc;
+
+use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult};
 
 use super::raw_mutex::RawMutex;
-use crate::deadlock::DeadlockError;
+use crate::deadlock::error::DeadlockError;
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::thread::registry;
-use crate::wait::{self, Wait, WaitScope};
+use crate::wait::{self, Holder, Queued, Wait, WaitScope, Waitable};
 
 /// Threads parked until notified, each having released a `RawMutex` to park.
 pub(crate) struct Condvar {
@@ -60,7 +71,13 @@ impl Condvar {
         wait: &Wait<'_>,
         deadline: Option<Instant>,
     ) -> Result<bool, DeadlockError> {
-        let scope = WaitScope::begin(wait)?;
+        let on = CondvarWait {
+            on: wait.on,
+            cv: self,
+            mutex,
+        };
+        let wait = Wait { on: &on, ..*wait };
+        let scope = WaitScope::begin(&wait)?;
         Ok(self.park_in(&scope, mutex, deadline))
     }
 
@@ -71,7 +88,7 @@ impl Condvar {
         mutex: &RawMutex,
         deadline: Option<Instant>,
     ) -> bool {
-        let me = ParkToken(registry::current_id() as usize);
+        let me = scope.thread();
         let validate = || {
             self.waiters.fetch_add(1, Ordering::SeqCst);
             true
@@ -88,7 +105,14 @@ impl Condvar {
         let timed_out = |_, _| {
             self.waiters.fetch_sub(1, Ordering::SeqCst);
         };
-        let result = scope.park(self.key(), validate, before_sleep, timed_out, me, deadline);
+        let result = scope.park(
+            self.key(),
+            validate,
+            before_sleep,
+            timed_out,
+            DEFAULT_PARK_TOKEN,
+            deadline,
+        );
         matches!(result, ParkResult::Unparked(_))
     }
 
@@ -115,14 +139,15 @@ impl Condvar {
         self.deferred.swap(0, Ordering::Relaxed)
     }
 
-    /// Wakes up to `n` parked threads, longest-waiting first, passing over `except`.
-    fn notify_filtered(&self, n: usize, except: Option<ParkToken>) {
+    /// Wakes up to `n` parked threads, longest-waiting first, passing over the thread
+    /// `except`.
+    fn notify_filtered(&self, n: usize, except: Option<u64>) {
         if n == 0 || self.waiters.load(Ordering::SeqCst) == 0 {
             return;
         }
         let mut left = n;
-        let filter = |token| {
-            if Some(token) == except {
+        let filter = |queued: Queued<'_>| {
+            if Some(queued.thread()) == except {
                 FilterOp::Skip
             } else if left == 0 {
                 FilterOp::Stop
@@ -141,5 +166,59 @@ impl Condvar {
 
     pub(crate) fn notify_all(&self) {
         self.notify(usize::MAX);
+    }
+}
+
+/// A wait on a condition variable, as deadlock detection sees it: the caller's waitable,
+/// plus the one case where it has a holder (see the module docs).
+struct CondvarWait<'a> {
+    on: &'a dyn Waitable,
+    cv: &'a Condvar,
+    mutex: &'a RawMutex,
+}
+
+impl Waitable for CondvarWait<'_> {
+    fn describe(&self) -> String {
+        self.on.describe()
+    }
+
+    fn description(&self) -> Arc<str> {
+        self.on.description()
+    }
+
+    fn transient(&self) -> bool {
+        self.on.transient()
+    }
+
+    /// The mutex's owner, if a notification it deferred will wake `waiter`.
+    fn holders(&self, waiter: u64, out: &mut Vec<Holder>) {
+        // An internal state lock is never held while its holder blocks: no cycle there.
+        if self.mutex.is_internal() {
+            return;
+        }
+        let deferred = self.cv.deferred.load(Ordering::Relaxed);
+        let owner = self.mutex.owner();
+        if deferred == 0 || owner == 0 {
+            return;
+        }
+        // The deferred notifications wake the first `deferred` threads in the queue,
+        // never the owner itself.
+        let mut ahead = 0;
+        let mut designated = false;
+        wait::peek(self.cv.key(), |queued| {
+            let thread = queued.thread();
+            if thread == owner {
+                return true;
+            }
+            if thread == waiter {
+                designated = true;
+                return false;
+            }
+            ahead += 1;
+            ahead < deferred
+        });
+        if designated {
+            self.mutex.holders(waiter, out);
+        }
     }
 }

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use super::condvar::Condvar;
 use super::label::Label;
 use super::mutex::{Mutex, MutexGuard};
+use crate::deadlock::error::DeadlockError;
 use crate::deadlock::lock_order::{self, ClassSlot};
-use crate::deadlock::{self, DeadlockError};
-use crate::thread::ThreadState;
-use crate::thread::registry::{self, ThreadRecord};
+use crate::deadlock::raise::raise;
+use crate::thread::registry;
+use crate::thread::state::ThreadState;
 use crate::wait::{self, Holder, Wait, WaitScope, Waitable};
 
 struct State {
@@ -138,7 +139,7 @@ impl Gil {
     pub fn acquire(&self) -> GilGuard<'_> {
         match self.acquire_at(Location::caller()) {
             Ok(guard) => guard,
-            Err(e) => deadlock::raise(e),
+            Err(e) => raise(e),
         }
     }
 
@@ -209,7 +210,7 @@ impl Gil {
         st: &mut MutexGuard<'_, State>,
         priority: bool,
         at: &'static Location<'static>,
-    ) -> Result<(), deadlock::DeadlockError> {
+    ) -> Result<(), DeadlockError> {
         let me = registry::current_id();
         if !self.is_held() && st.queue.is_empty() {
             self.become_holder(st, me, at);
@@ -248,6 +249,12 @@ impl Gil {
                 wait::contended_acquire(&on, started);
                 return Ok(());
             }
+            // Woken, or back from re-taking the state lock: the wait is current again,
+            // and checked again, before the next sleep.
+            if let Err(e) = scope.renew() {
+                st.queue.retain(|&t| t != me);
+                return Err(e);
+            }
             let seen = st.switches;
             let deadline = Instant::now() + self.interval;
             let notified = self.cv.park_in(&scope, raw, Some(deadline));
@@ -275,6 +282,15 @@ impl Gil {
         self.holder.store(0, Ordering::Relaxed);
         if !st.queue.is_empty() {
             self.cv.notify_all();
+        }
+    }
+}
+
+impl Drop for Gil {
+    fn drop(&mut self) {
+        // Held while dropped: a guard was forgotten, and its lock-order entry must go.
+        if self.is_held() {
+            lock_order::forgotten(&self.class);
         }
     }
 }
@@ -311,7 +327,7 @@ impl Waitable for GilWait<'_> {
         self.0.label.description("Gil")
     }
 
-    fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
+    fn holders(&self, _waiter: u64, out: &mut Vec<Holder>) {
         let holder = self.0.holder.load(Ordering::Relaxed);
         if holder != 0 {
             let at = self.0.holder_at.load(Ordering::Relaxed);
@@ -375,7 +391,7 @@ impl GilGuard<'_> {
         if let Err(e) = self.gil.take(&mut st, priority, self.at) {
             self.held = false;
             drop(st);
-            deadlock::raise(e);
+            raise(e);
         }
         drop(st);
         self.gil.note_acquired(self.at);

@@ -59,7 +59,7 @@ pub(crate) struct Labelled<'a> {
     pub(crate) label: &'a Label,
 }
 
-impl crate::wait::Waitable for Labelled<'_> {
+impl crate::graph::edge::Waitable for Labelled<'_> {
     fn describe(&self) -> String {
         self.label.describe(self.kind)
     }

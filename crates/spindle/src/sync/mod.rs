@@ -55,5 +55,5 @@ pub use reentrant::{RLock, ReentrantMutex, ReentrantMutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit};
 
-pub use crate::deadlock::DeadlockError;
+pub use crate::deadlock::error::DeadlockError;
 pub(crate) use condvar::Condvar;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::label::Label;
 use super::raw_mutex::RawMutex;
-use crate::deadlock::{self, DeadlockError};
+use crate::deadlock::error::DeadlockError;
+use crate::deadlock::raise::raise;
 use crate::wait;
 
 /// A mutual-exclusion lock that protects a `T`: Python's `Lock`, Rust-shaped.
@@ -138,7 +139,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> MutexGuard<'_, T> {
         match self.raw.lock(Location::caller()) {
             Ok(()) => MutexGuard::new(self),
-            Err(e) => deadlock::raise(e),
+            Err(e) => raise(e),
         }
     }
 

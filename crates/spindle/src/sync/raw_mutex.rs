@@ -22,15 +22,15 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicPtr;
 use std::time::Instant;
 
-use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkToken};
+use parking_lot_core::{DEFAULT_PARK_TOKEN, FilterOp, ParkResult, UnparkToken};
 
 use super::label::Label;
-use crate::deadlock::DeadlockError;
+use crate::deadlock::error::DeadlockError;
 use crate::deadlock::lock_order::{self, ClassSlot};
 use crate::loom::SpinWait;
 use crate::loom::atomic::{AtomicU64, Ordering};
-use crate::thread::registry::{self, ThreadRecord};
-use crate::wait::{self, Holder, Wait, Waitable};
+use crate::thread::registry;
+use crate::wait::{self, Holder, Queued, Wait, Waitable};
 
 const PARKED: u64 = 1;
 const TOKEN_NORMAL: UnparkToken = UnparkToken(0);
@@ -78,6 +78,11 @@ impl RawMutex {
     #[inline]
     pub(crate) fn owner(&self) -> u64 {
         self.state.load(Ordering::Relaxed) >> 1
+    }
+
+    /// Whether this is a primitive's own state lock (see `new_internal`).
+    pub(crate) fn is_internal(&self) -> bool {
+        self.internal
     }
 
     /// Records where the lock was taken; `ordered` says whether the acquisition sets a
@@ -216,14 +221,13 @@ impl RawMutex {
                     self.state.fetch_and(!PARKED, Ordering::Relaxed);
                 }
             };
-            let token = ParkToken(me as usize);
             match wait::park(
                 &wait,
                 self.key(),
                 validate,
                 || {},
                 timed_out,
-                token,
+                DEFAULT_PARK_TOKEN,
                 deadline,
             )? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
@@ -278,11 +282,13 @@ impl RawMutex {
 
     #[cold]
     fn unlock_slow(&self, force_fair: bool) {
-        // The woken thread's id comes with its park token, so a hand-off can name the new owner.
+        // The woken thread's id comes with its park token, so a hand-off can name the new
+        // owner. The waiting path marks its wait over before the callback below hands it
+        // the lock, so no search reads it as waiting for a lock it owns.
         let woken = Cell::new(None);
-        let filter = |token: ParkToken| {
+        let filter = |queued: Queued<'_>| {
             if woken.get().is_none() {
-                woken.set(Some(token.0 as u64));
+                woken.set(Some(queued.thread()));
                 FilterOp::Unpark
             } else {
                 FilterOp::Stop
@@ -292,6 +298,9 @@ impl RawMutex {
             let more = if result.have_more_threads { PARKED } else { 0 };
             match woken.get() {
                 Some(next) if result.unparked_threads != 0 && (force_fair || result.be_fair) => {
+                    // Where the new owner took it is unknown until it wakes and says:
+                    // never the previous owner's site.
+                    self.acquired_at.store(ptr::null_mut(), Ordering::Relaxed);
                     self.state.store(next << 1 | more, Ordering::Release);
                     TOKEN_HANDOFF
                 }
@@ -302,6 +311,15 @@ impl RawMutex {
             }
         };
         wait::unpark_filter(self.key(), filter, callback);
+    }
+}
+
+impl Drop for RawMutex {
+    fn drop(&mut self) {
+        // Held while dropped: a guard was forgotten, and its lock-order entry must go.
+        if self.owner() != 0 && !self.internal {
+            lock_order::forgotten(&self.class);
+        }
     }
 }
 
@@ -318,8 +336,10 @@ impl Waitable for RawMutex {
         self.internal
     }
 
-    fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
-        let owner = self.owner();
+    fn holders(&self, _waiter: u64, out: &mut Vec<Holder>) {
+        // Acquire: pairs with a hand-off's store, made after the waker marked the new
+        // owner's wait over (see `graph::current_holders`).
+        let owner = self.state.load(Ordering::Acquire) >> 1;
         if owner != 0 {
             let at = self.acquired_at.load(Ordering::Relaxed);
             out.push(Holder::owner(

@@ -13,8 +13,9 @@
 //! gets in when those readers leave: readers and writers alternate under contention, so
 //! neither side starves.
 //!
-//! The writer's id is kept beside the state, and each reader notes its read locks in its
-//! thread record: that is how deadlock detection finds who holds a `RwLock`.
+//! The writer's id is kept beside the state, and each reader notes its read locks (by
+//! the lock's id, never reused) in a thread-local list that it publishes when it waits
+//! (`graph::reads`): that is how deadlock detection finds who holds a `RwLock`.
 
 use std::cell::Cell;
 use std::panic::Location;
@@ -24,14 +25,16 @@ use std::sync::atomic::{AtomicPtr, AtomicU64};
 use std::time::Instant;
 
 use parking_lot_core::{FilterOp, ParkResult, ParkToken, UnparkResult, UnparkToken};
+use std::sync::atomic::AtomicU64 as PlainAtomicU64;
 
 use super::label::Label;
-use crate::deadlock::DeadlockError;
+use crate::deadlock::error::DeadlockError;
 use crate::deadlock::lock_order::{self, ClassSlot};
+use crate::graph::reads;
 use crate::loom::SpinWait;
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::thread::registry::{self, ThreadRecord};
-use crate::wait::{self, Holder, Wait, Waitable};
+use crate::thread::registry;
+use crate::wait::{self, Holder, Queued, Wait, Waitable};
 
 const PARKED: usize = 0b001;
 const WRITER_PARKED: usize = 0b010;
@@ -42,19 +45,19 @@ const READERS: usize = !(ONE_READER - 1);
 const TOKEN_NORMAL: UnparkToken = UnparkToken(0);
 const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 
-/// Park tokens carry the thread id and whether it wants to write.
-fn token(me: u64, writer: bool) -> ParkToken {
-    ParkToken((me as usize) << 1 | writer as usize)
+/// A waiter's own bit of its park token: whether it wants to write.
+fn token(writer: bool) -> ParkToken {
+    ParkToken(writer as usize)
 }
-fn token_is_writer(t: ParkToken) -> bool {
-    t.0 & 1 == 1
-}
-fn token_thread(t: ParkToken) -> u64 {
-    (t.0 >> 1) as u64
+fn wants_to_write(q: Queued<'_>) -> bool {
+    q.bits() & 1 == 1
 }
 
 pub(crate) struct RawRwLock {
     state: AtomicUsize,
+    /// This lock's id for deadlock detection's reader index, given on first read (0:
+    /// not yet). Never reused, unlike the lock's address.
+    id: PlainAtomicU64,
     /// The id of the thread holding `WRITER`, 0 if none (written just after claiming it).
     writer: AtomicU64,
     writer_at: AtomicPtr<Location<'static>>,
@@ -88,10 +91,12 @@ impl Waitable for PhaseWait<'_> {
         self.lock.label.description("RwLock")
     }
 
-    fn holders(&self, threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
+    fn holders(&self, _waiter: u64, out: &mut Vec<Holder>) {
         match self.phase {
             Phase::Read | Phase::Claim => {
-                let writer = self.lock.writer.load(Ordering::Relaxed);
+                // Acquire: pairs with a hand-off's store, made after the waker marked the
+                // waits it ended (see `graph::current_holders`).
+                let writer = self.lock.writer.load(Ordering::Acquire);
                 if writer != 0 {
                     let at = self.lock.writer_at.load(Ordering::Relaxed);
                     out.push(Holder::owner(
@@ -101,14 +106,22 @@ impl Waitable for PhaseWait<'_> {
                     ));
                 }
             }
-            Phase::Drain => {
-                let key = self.lock.key();
-                for t in threads {
-                    if let Some(at) = t.reads.find(key) {
-                        out.push(Holder::owner(t.id, Some(at)));
-                    }
-                }
-            }
+            Phase::Drain => reads::readers_of(self.lock.id(), out),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn too_many_readers() -> ! {
+    panic!("RwLock: too many readers at once")
+}
+
+impl Drop for RawRwLock {
+    fn drop(&mut self) {
+        // Held while dropped: a guard was forgotten, and its lock-order entry must go.
+        if self.is_locked() {
+            lock_order::forgotten(&self.class);
         }
     }
 }
@@ -117,6 +130,7 @@ impl RawRwLock {
     pub(crate) const fn new(label: Label) -> RawRwLock {
         RawRwLock {
             state: AtomicUsize::new(0),
+            id: PlainAtomicU64::new(0),
             writer: AtomicU64::new(0),
             writer_at: AtomicPtr::new(ptr::null_mut()),
             label,
@@ -132,14 +146,36 @@ impl RawRwLock {
         self.key() + 1
     }
 
+    /// This lock's id in the reader index (see the `id` field).
+    #[inline]
+    fn id(&self) -> u64 {
+        let id = self.id.load(std::sync::atomic::Ordering::Relaxed);
+        if id != 0 { id } else { self.give_id() }
+    }
+
+    #[cold]
+    fn give_id(&self) -> u64 {
+        let fresh = reads::new_lock_id();
+        match self.id.compare_exchange(
+            0,
+            fresh,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        ) {
+            Ok(_) => fresh,
+            Err(given) => given,
+        }
+    }
+
     pub(crate) fn is_locked(&self) -> bool {
         self.state.load(Ordering::Relaxed) & (WRITER | READERS) != 0
     }
 
     #[inline]
     fn note_read(&self, at: &'static Location<'static>, ordered: bool) {
-        let key = self.key();
-        registry::note_read(key, at);
+        if !cfg!(loom) {
+            reads::note_read(self.id(), at);
+        }
         self.note_order(at, ordered);
     }
 
@@ -164,9 +200,12 @@ impl RawRwLock {
         }
     }
 
+    #[inline]
     fn add_reader(s: usize) -> usize {
-        s.checked_add(ONE_READER)
-            .expect("RwLock: too many readers at once")
+        match s.checked_add(ONE_READER) {
+            Some(s) => s,
+            None => too_many_readers(),
+        }
     }
 
     // ---- reading ----
@@ -217,7 +256,6 @@ impl RawRwLock {
         deadline: Option<Instant>,
         at: &'static Location<'static>,
     ) -> Result<bool, DeadlockError> {
-        let me = registry::current_id();
         let on = PhaseWait {
             lock: self,
             phase: Phase::Read,
@@ -250,14 +288,7 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITER != 0 && s & PARKED != 0
             };
-            match self.park_on(
-                &wait,
-                self.key(),
-                validate,
-                PARKED,
-                token(me, false),
-                deadline,
-            )? {
+            match self.park_on(&wait, self.key(), validate, PARKED, token(false), deadline)? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
                     // The releasing writer counted us in.
                     self.note_read(at, deadline.is_none());
@@ -277,8 +308,9 @@ impl RawRwLock {
     #[inline]
     pub(crate) unsafe fn unlock_read(&self) {
         self.note_released();
-        let key = self.key();
-        registry::note_unread(key);
+        if !cfg!(loom) {
+            reads::note_unread(self.id());
+        }
         let s = self.state.fetch_sub(ONE_READER, Ordering::Release);
         if s & READERS == ONE_READER && s & WRITER_PARKED != 0 {
             self.wake_drained_writer();
@@ -341,7 +373,7 @@ impl RawRwLock {
         if !self.claim(me, deadline, check, at)? {
             return Ok(false);
         }
-        match self.drain(me, deadline, check, at) {
+        match self.drain(deadline, check, at) {
             Ok(true) => {
                 let on = PhaseWait {
                     lock: self,
@@ -401,14 +433,7 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & WRITER != 0 && s & PARKED != 0
             };
-            match self.park_on(
-                &wait,
-                self.key(),
-                validate,
-                PARKED,
-                token(me, true),
-                deadline,
-            )? {
+            match self.park_on(&wait, self.key(), validate, PARKED, token(true), deadline)? {
                 ParkResult::Unparked(TOKEN_HANDOFF) => {
                     // The releasing writer gave us `WRITER` and recorded us as its holder.
                     self.note_writer(me, at, wait.check);
@@ -423,7 +448,6 @@ impl RawRwLock {
     /// Phase 2: holding `WRITER`, waits for the readers inside to leave.
     fn drain(
         &self,
-        me: u64,
         deadline: Option<Instant>,
         check: bool,
         at: &'static Location<'static>,
@@ -459,7 +483,7 @@ impl RawRwLock {
                 let s = self.state.load(Ordering::Relaxed);
                 s & READERS != 0 && s & WRITER_PARKED != 0
             };
-            let token = token(me, true);
+            let token = token(true);
             if let ParkResult::TimedOut = self.park_on(
                 &wait,
                 self.drain_key(),
@@ -502,7 +526,7 @@ impl RawRwLock {
         wait::unpark_filter(
             self.key(),
             |t| {
-                if token_is_writer(t) {
+                if wants_to_write(t) {
                     FilterOp::Skip
                 } else {
                     FilterOp::Unpark
@@ -530,8 +554,8 @@ impl RawRwLock {
         wait::unpark_filter(
             self.key(),
             |t| {
-                if next.get().is_none() && token_is_writer(t) {
-                    next.set(Some(token_thread(t)));
+                if next.get().is_none() && wants_to_write(t) {
+                    next.set(Some(t.thread()));
                     FilterOp::Unpark
                 } else if next.get().is_none() {
                     FilterOp::Skip
@@ -562,7 +586,8 @@ impl RawRwLock {
                         Some(if handoff { s | WRITER } else { s })
                     });
                 if handoff {
-                    self.writer.store(id, Ordering::Relaxed);
+                    self.writer_at.store(ptr::null_mut(), Ordering::Relaxed);
+                    self.writer.store(id, Ordering::Release);
                     TOKEN_HANDOFF
                 } else {
                     TOKEN_NORMAL

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use super::label::Label;
 use super::raw_mutex::RawMutex;
-use crate::deadlock::{self, DeadlockError};
+use crate::deadlock::error::DeadlockError;
+use crate::deadlock::raise::raise;
 use crate::thread::registry;
 use crate::wait;
 
@@ -130,7 +131,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     pub fn lock(&self) -> ReentrantMutexGuard<'_, T> {
         match self.lock_checked() {
             Ok(g) => g,
-            Err(e) => deadlock::raise(e),
+            Err(e) => raise(e),
         }
     }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::label::Label;
 use super::raw_rwlock::RawRwLock;
-use crate::deadlock::{self, DeadlockError};
+use crate::deadlock::error::DeadlockError;
+use crate::deadlock::raise::raise;
 use crate::wait;
 
 /// A reader-writer lock around a `T`: any number of readers, or one writer.
@@ -101,7 +102,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         match self.raw.read(None, Location::caller()) {
             Ok(_) => RwLockReadGuard::new(self),
-            Err(e) => deadlock::raise(e),
+            Err(e) => raise(e),
         }
     }
 
@@ -121,7 +122,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         match self.raw.write(None, true, Location::caller()) {
             Ok(_) => RwLockWriteGuard::new(self),
-            Err(e) => deadlock::raise(e),
+            Err(e) => raise(e),
         }
     }
 

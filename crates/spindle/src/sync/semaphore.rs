@@ -9,7 +9,7 @@ use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkR
 use super::error::SemaphoreOverflow;
 use super::label::{Label, Labelled};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::wait::{self, Wait};
+use crate::wait::{self, Queued, Wait};
 
 /// The counter and wait queue shared by both semaphores.
 struct RawSemaphore {
@@ -115,7 +115,7 @@ impl RawSemaphore {
             return;
         }
         let mut left = n;
-        let filter = |_| {
+        let filter = |_: Queued<'_>| {
             if left == 0 {
                 FilterOp::Stop
             } else {

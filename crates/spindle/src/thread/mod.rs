@@ -26,11 +26,11 @@
 mod info;
 mod local;
 mod os;
-mod panic_hook;
+pub(crate) mod panic_hook;
 mod panicked;
 pub(crate) mod registry;
 mod spawn;
-mod state;
+pub(crate) mod state;
 mod timer;
 
 use std::panic::Location;
@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 
 pub use info::ThreadInfo;
 pub use local::Local;
-pub(crate) use panic_hook::install as install_panic_hook;
 pub use panicked::{Panicked, set_excepthook};
 #[allow(unused_imports)] // used by the executors
 pub(crate) use panicked::{payload_message, report as report_panic};
@@ -87,7 +86,7 @@ pub fn enumerate() -> Vec<ThreadInfo> {
 /// assert!(spindle::thread::active_count() >= 1);
 /// ```
 pub fn active_count() -> usize {
-    registry::snapshot().len()
+    registry::count()
 }
 
 /// Sleeps for `d`, as `std::thread::sleep`, with the state reading `TimedWaiting`.
@@ -150,7 +149,9 @@ pub fn join_non_daemon() {
             return;
         }
         for t in pending {
-            spawn::wait_for_end(&t, None, Location::caller());
+            if let Err(e) = spawn::wait_for_end(&t, None, Location::caller()) {
+                crate::deadlock::raise::raise(e);
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
-//! What the `Thread` builder asks of the OS beyond starting the thread: its stack size,
-//! CPU affinity and scheduling priority, and the thread's OS id. Linux first; affinity
-//! and priority fail with `ErrorKind::Unsupported` elsewhere.
+//! Layer 1 (the OS): what the `Thread` builder asks of the OS beyond starting the
+//! thread (its stack size, CPU affinity and scheduling priority), and the thread's OS id.
+//! Linux first; affinity and priority fail with `ErrorKind::Unsupported` elsewhere.
 
 use std::io;
 

@@ -1,4 +1,5 @@
-//! One message per panic: spindle's panic hook, and the catch around a thread's body.
+//! Layer 4 (reporting panics): one message per panic: spindle's panic hook, and the
+//! catch around a thread's body.
 //!
 //! Rust's panic hook runs where a panic starts, before anyone knows whether it will be
 //! caught; spindle's excepthook runs when a thread ends in one. Printing in both reports
@@ -24,7 +25,7 @@ use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::{Arc, Once};
 
 use super::panicked::{Panicked, payload_message};
-use crate::deadlock::DeadlockError;
+use crate::deadlock::error::DeadlockError;
 
 type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Send + Sync + 'static>;
 

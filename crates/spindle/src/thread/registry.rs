@@ -1,4 +1,6 @@
-//! Layer 1: one record per thread, and the table of the live ones.
+//! Layer 2 (the registry): one record per thread, and the table of the live ones.
+//! Uses only layer 0 (`thread::state`, `loom`) and layer 1 (`graph::edge`, the type of
+//! what a record says its thread waits on); it parks and wakes nobody.
 //!
 //! Threads spindle starts are registered by `Thread::start`; any other thread (the main
 //! thread, a `std::thread`, a test harness thread) registers lazily the first time it
@@ -6,16 +8,14 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::panic::Location;
-use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex as InternalMutex, RwLock};
 
-use super::ThreadState;
+use super::state::ThreadState;
+use crate::graph::edge::WaitEdge;
 use crate::loom::thread_id;
-use crate::wait::WaitEdge;
 
 /// Everything spindle knows about one thread.
 pub(crate) struct ThreadRecord {
@@ -29,10 +29,9 @@ pub(crate) struct ThreadRecord {
     /// What the thread is parked on. Written only by the thread itself, through the
     /// waiting path; read by anyone (`waiting_on`, deadlock detection).
     pub(crate) wait: InternalMutex<Option<WaitEdge>>,
-    /// The read locks this thread held when it last began to wait, so that a writer's
-    /// deadlock check can name them (a running reader cannot be part of a cycle, so the
-    /// list is copied here only by the waiting path). Empty while the thread runs.
-    pub(crate) reads: ReadSlots,
+    /// Whether the published wait is still current, and whether the thread sleeps in a
+    /// parking queue: see [`Parking`].
+    parking: AtomicU64,
     /// The thread has bound this record as its own (so spindle sees what it does).
     bound: AtomicBool,
     /// The OS thread id, noted when the thread binds the record; 0 until then.
@@ -48,7 +47,7 @@ impl ThreadRecord {
             spawned,
             state: AtomicU8::new(state.to_u8()),
             wait: InternalMutex::new(None),
-            reads: ReadSlots::new(),
+            parking: AtomicU64::new(0),
             bound: AtomicBool::new(false),
             native_id: AtomicU64::new(0),
         }
@@ -87,16 +86,109 @@ impl ThreadRecord {
         self as *const ThreadRecord as usize
     }
 
-    /// Marks the thread finished, removes it from the live table and wakes its joiners.
+    /// Marks the thread finished and removes it from the live table. Its joiners are
+    /// woken by the caller (on `park_key`), which sits above the waiting path.
     pub(crate) fn terminate(&self) {
         self.set_state(ThreadState::Terminated);
-        ALIVE.lock().remove(&self.id);
-        crate::wait::unpark_all(self.park_key());
+        remove_alive(self.id);
+    }
+
+    // ---- The parking word (see `Parking`) ----
+
+    /// The thread published a new wait: it is current, and not yet in a queue.
+    pub(crate) fn wait_published(&self) {
+        let word = self.parking.load(Ordering::Relaxed);
+        self.parking
+            .store((word & !Parking::FLAGS) + Parking::SEQ, Ordering::Release);
+    }
+
+    /// The thread's published wait is not current while it runs (an outer wait restored
+    /// after an inner one, or no wait at all).
+    pub(crate) fn wait_not_current(&self) {
+        let word = self.parking.load(Ordering::Relaxed);
+        self.parking.store(
+            ((word & !Parking::FLAGS) + Parking::SEQ) | Parking::WOKEN,
+            Ordering::Release,
+        );
+    }
+
+    /// The thread is being put in a parking queue (called in `validate`, under the
+    /// queue's lock, so no waker can see it there before this).
+    pub(crate) fn wait_queued(&self) {
+        self.parking.fetch_or(Parking::QUEUED, Ordering::Release);
+    }
+
+    /// The thread has left the parking queue and runs again.
+    pub(crate) fn wait_unqueued(&self) {
+        self.parking.fetch_and(!Parking::QUEUED, Ordering::Release);
+    }
+
+    /// A waker took the thread out of its queue: its wait is over, whatever it was (the
+    /// thread may find it must wait again, and then publishes afresh). Called under the
+    /// queue's lock before the waker changes the state the thread waited for, so a search
+    /// that reads that change also reads this (see `graph/README.md`).
+    pub(crate) fn mark_woken(&self) {
+        let word = self.parking.load(Ordering::Relaxed);
+        self.parking.store(
+            ((word & !Parking::FLAGS) + Parking::SEQ) | Parking::WOKEN,
+            Ordering::Release,
+        );
+    }
+
+    /// The parking word now: compare two readings to tell whether the thread stayed
+    /// parked in between (see `Parking`).
+    pub(crate) fn parking(&self) -> Parking {
+        Parking(self.parking.load(Ordering::Acquire))
+    }
+}
+
+/// One reading of a thread's parking word: `seq << 2 | WOKEN | QUEUED`.
+///
+/// `seq` moves on whenever the thread publishes a wait, stops waiting, or is woken, so two
+/// equal readings with `QUEUED` set mean the thread slept in a queue the whole time in
+/// between. `WOKEN`: the published wait is not current (a waker ended it, or the thread
+/// runs between waits); searches do not follow it. `QUEUED`: asleep in a parking queue,
+/// not merely about to park.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Parking(u64);
+
+impl Parking {
+    const QUEUED: u64 = 1;
+    const WOKEN: u64 = 2;
+    const FLAGS: u64 = Parking::QUEUED | Parking::WOKEN;
+    const SEQ: u64 = 4;
+
+    /// The published wait is still current.
+    pub(crate) fn current(self) -> bool {
+        self.0 & Parking::WOKEN == 0
+    }
+
+    /// Asleep in a parking queue, its wait current.
+    pub(crate) fn asleep(self) -> bool {
+        self.0 & Parking::FLAGS == Parking::QUEUED
     }
 }
 
 /// The live threads, by id (ordered, so `enumerate` lists them in start order).
 static ALIVE: InternalMutex<BTreeMap<u64, Arc<ThreadRecord>>> = InternalMutex::new(BTreeMap::new());
+/// How many records `ALIVE` holds, readable without its lock.
+static ALIVE_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// How many records have ever been added to `ALIVE` (changed under its lock).
+static BIRTHS: AtomicU64 = AtomicU64::new(0);
+
+fn insert_alive(record: &Arc<ThreadRecord>) {
+    let mut alive = ALIVE.lock();
+    if alive.insert(record.id, Arc::clone(record)).is_none() {
+        ALIVE_COUNT.fetch_add(1, Ordering::Relaxed);
+    }
+    BIRTHS.fetch_add(1, Ordering::Relaxed);
+}
+
+fn remove_alive(id: u64) {
+    if ALIVE.lock().remove(&id).is_some() {
+        ALIVE_COUNT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Ids count from 2: 1 is the main thread's.
 static NEXT_ID: AtomicU64 = AtomicU64::new(2);
@@ -145,16 +237,15 @@ pub(crate) fn unregistered() -> Arc<ThreadRecord> {
 /// Adds a record to the live table (called by `Thread::start` before the OS thread runs).
 pub(crate) fn make_alive(record: &Arc<ThreadRecord>) {
     record.set_state(ThreadState::Runnable);
-    ALIVE.lock().insert(record.id, Arc::clone(record));
+    insert_alive(record);
 }
 
-/// Takes a record out of the live table again (the OS refused to start its thread), and
-/// wakes whoever already waits for it to end (`join_non_daemon` saw it alive): the state
-/// reads `New` before the wake, so a waiter either sees it or is parked to be woken.
+/// Takes a record out of the live table again (the OS refused to start its thread). The
+/// state reads `New` before the caller wakes whoever already waits for it to end
+/// (`join_non_daemon` saw it alive), so a waiter either sees it or is parked to be woken.
 pub(crate) fn forget(record: &ThreadRecord) {
     record.set_state(ThreadState::New);
-    ALIVE.lock().remove(&record.id);
-    crate::wait::unpark_all(record.park_key());
+    remove_alive(record.id);
 }
 
 /// The main thread's record, made (and registered) on first use from any thread.
@@ -168,7 +259,7 @@ pub(crate) fn main_record() -> &'static Arc<ThreadRecord> {
             false,
             ThreadState::Runnable,
         ));
-        ALIVE.lock().insert(MAIN_ID, Arc::clone(&rec));
+        insert_alive(&rec);
         rec
     })
 }
@@ -177,6 +268,34 @@ pub(crate) fn main_record() -> &'static Arc<ThreadRecord> {
 pub(crate) fn snapshot() -> Vec<Arc<ThreadRecord>> {
     main_record();
     ALIVE.lock().values().cloned().collect()
+}
+
+/// [`snapshot`], and how many threads had been added to the live table when it was taken
+/// (compare with [`births`] later: a thread started meanwhile is not in the snapshot).
+pub(crate) fn snapshot_and_births() -> (Vec<Arc<ThreadRecord>>, u64) {
+    main_record();
+    let alive = ALIVE.lock();
+    (
+        alive.values().cloned().collect(),
+        BIRTHS.load(Ordering::Relaxed),
+    )
+}
+
+/// How many threads have ever been added to the live table.
+pub(crate) fn births() -> u64 {
+    let _alive = ALIVE.lock();
+    BIRTHS.load(Ordering::Relaxed)
+}
+
+/// How many threads are live, main included: one atomic read.
+pub(crate) fn count() -> usize {
+    main_record();
+    ALIVE_COUNT.load(Ordering::Relaxed)
+}
+
+/// The live thread with id `id`, if there is one (how searches follow a holder).
+pub(crate) fn lookup(id: u64) -> Option<Arc<ThreadRecord>> {
+    ALIVE.lock().get(&id).cloned()
 }
 
 /// Holds the calling thread's record in its thread-local storage; a thread spindle did
@@ -236,7 +355,7 @@ fn register_foreign() -> Arc<ThreadRecord> {
             false,
             ThreadState::Runnable,
         ));
-        ALIVE.lock().insert(rec.id, Arc::clone(&rec));
+        insert_alive(&rec);
         rec
     };
     bind_current(Arc::clone(&record));
@@ -270,123 +389,5 @@ fn current_id_slow() -> u64 {
             thread_id::set(id);
             id
         }
-    }
-}
-
-/// The read locks one thread holds, written only by that thread.
-///
-/// A small stack: read guards are usually dropped in reverse order. A thread holding
-/// more than `SLOTS` read locks at once keeps working; the extra ones are just not named
-/// in deadlock reports.
-pub(crate) struct ReadSlots {
-    locks: [AtomicUsize; SLOTS],
-    at: [AtomicPtr<Location<'static>>; SLOTS],
-    len: AtomicUsize,
-}
-
-const SLOTS: usize = 8;
-
-thread_local! {
-    /// The read locks the calling thread holds: plain thread-local stores on the read
-    /// fast path; published to the thread's record only when it waits.
-    static HELD_READS: ReadSlots = const { ReadSlots::new() };
-}
-
-/// Notes that the calling thread took a read lock on `lock` at `at`.
-#[inline]
-pub(crate) fn note_read(lock: usize, at: &'static Location<'static>) {
-    // Under loom, model threads share one OS thread's thread-locals: nothing to note.
-    if cfg!(loom) {
-        return;
-    }
-    let _ = HELD_READS.try_with(|r| r.push(lock, at));
-}
-
-/// Notes that the calling thread released one read lock on `lock`.
-#[inline]
-pub(crate) fn note_unread(lock: usize) {
-    if cfg!(loom) {
-        return;
-    }
-    let _ = HELD_READS.try_with(|r| r.pop(lock));
-}
-
-/// Copies the calling thread's read locks into its record (it is about to wait).
-pub(crate) fn publish_reads(me: &ThreadRecord) {
-    let _ = HELD_READS.try_with(|held| {
-        let len = held.len.load(Ordering::Relaxed).min(SLOTS);
-        for i in 0..len {
-            let lock = held.locks[i].load(Ordering::Relaxed);
-            let at = held.at[i].load(Ordering::Relaxed);
-            me.reads.locks[i].store(lock, Ordering::Relaxed);
-            me.reads.at[i].store(at, Ordering::Relaxed);
-        }
-        me.reads.len.store(len, Ordering::Release);
-    });
-}
-
-/// Empties the calling thread's published read locks (its wait is over).
-pub(crate) fn unpublish_reads(me: &ThreadRecord) {
-    me.reads.len.store(0, Ordering::Release);
-}
-
-impl ReadSlots {
-    const fn new() -> Self {
-        ReadSlots {
-            locks: [const { AtomicUsize::new(0) }; SLOTS],
-            at: [const { AtomicPtr::new(ptr::null_mut()) }; SLOTS],
-            len: AtomicUsize::new(0),
-        }
-    }
-
-    /// Notes that the owning thread took a read lock on `lock` at `at`.
-    #[inline]
-    pub(crate) fn push(&self, lock: usize, at: &'static Location<'static>) {
-        let len = self.len.load(Ordering::Relaxed);
-        if len < SLOTS {
-            self.locks[len].store(lock, Ordering::Relaxed);
-            self.at[len].store(at as *const _ as *mut _, Ordering::Relaxed);
-            self.len.store(len + 1, Ordering::Release);
-        }
-    }
-
-    /// Notes that the owning thread released one read lock on `lock`.
-    #[inline]
-    pub(crate) fn pop(&self, lock: usize) {
-        let len = self.len.load(Ordering::Relaxed);
-        if len > 0 && self.locks[len - 1].load(Ordering::Relaxed) == lock {
-            // Slots at or past `len` are never read: no need to clear this one.
-            self.len.store(len - 1, Ordering::Release);
-        } else {
-            self.pop_out_of_order(lock, len);
-        }
-    }
-
-    #[cold]
-    fn pop_out_of_order(&self, lock: usize, len: usize) {
-        let Some(i) = (0..len)
-            .rev()
-            .find(|&i| self.locks[i].load(Ordering::Relaxed) == lock)
-        else {
-            return; // one of the untracked overflow guards
-        };
-        let last = len - 1;
-        let last_lock = self.locks[last].load(Ordering::Relaxed);
-        let last_at = self.at[last].load(Ordering::Relaxed);
-        self.locks[i].store(last_lock, Ordering::Relaxed);
-        self.at[i].store(last_at, Ordering::Relaxed);
-        self.len.store(last, Ordering::Release);
-    }
-
-    /// Where the owning thread took its read lock on `lock`, if it holds one.
-    pub(crate) fn find(&self, lock: usize) -> Option<&'static Location<'static>> {
-        let len = self.len.load(Ordering::Acquire).min(SLOTS);
-        (0..len)
-            .filter(|&i| self.locks[i].load(Ordering::Relaxed) == lock)
-            .find_map(|i| {
-                let at = self.at[i].load(Ordering::Relaxed);
-                // SAFETY: slots only ever hold null or a `&'static Location` stored by `push`.
-                unsafe { at.as_ref() }
-            })
     }
 }

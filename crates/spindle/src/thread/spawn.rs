@@ -15,6 +15,8 @@ use super::panic_hook;
 use super::panicked::{self, Panicked};
 use super::registry::{self, ThreadRecord};
 use super::{ThreadInfo, ThreadState};
+use crate::deadlock::error::DeadlockError;
+use crate::deadlock::raise::raise;
 use crate::description;
 use crate::trace::{self, EventKind};
 use crate::wait::{self, Holder, Wait, Waitable};
@@ -358,6 +360,7 @@ struct NotStarted<'a>(&'a ThreadRecord);
 impl Drop for NotStarted<'_> {
     fn drop(&mut self) {
         registry::forget(self.0);
+        wait::unpark_all(self.0.park_key());
     }
 }
 
@@ -396,6 +399,7 @@ fn run<T>(
     *packet.lock() = Some(outcome);
     trace::emit(|| EventKind::ThreadEnd);
     record.terminate();
+    wait::unpark_all(record.park_key());
 }
 
 /// Starts a thread running `f`, named `Thread-N`; panics (naming the thread) if the OS
@@ -446,6 +450,11 @@ impl<T> JoinHandle<T> {
     /// forever (Python raises `RuntimeError: cannot join current thread`). The message is
     /// `thread "NAME" cannot join itself`.
     ///
+    /// When waiting would close a cycle of waits (the thread being joined waits, directly
+    /// or through others, for a lock the caller holds): the panic's payload is the
+    /// [`DeadlockError`](crate::sync::DeadlockError) report, as for a `Mutex::lock` that
+    /// would deadlock, and unwinding releases the caller's guards so the others go on.
+    ///
     /// ```
     /// use spindle::thread::{self, Thread};
     ///
@@ -458,7 +467,9 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(mut self) -> Result<T, Panicked> {
         self.refuse_self_join();
-        wait_for_end(&self.record, None, Location::caller());
+        if let Err(e) = wait_for_end(&self.record, None, Location::caller()) {
+            raise(e);
+        }
         if let Some(native) = self.native.take() {
             // The thread has stored its outcome and is returning: this is brief.
             let _ = native.join();
@@ -493,7 +504,8 @@ impl<T> JoinHandle<T> {
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.refuse_self_join();
         let deadline = Some(wait::deadline_after(timeout));
-        wait_for_end(&self.record, deadline, Location::caller())
+        // A wait with a deadline is never checked: it cannot fail.
+        wait_for_end(&self.record, deadline, Location::caller()).unwrap_or(false)
     }
 
     /// Whether the thread has terminated (it never blocks).
@@ -564,20 +576,23 @@ impl Waitable for JoinWait<'_> {
         description::cached("join", name.as_ptr() as usize, Some(&name), make)
     }
 
-    fn holders(&self, _threads: &[Arc<ThreadRecord>], out: &mut Vec<Holder>) {
-        out.push(Holder::actor(self.0.id));
+    fn holders(&self, _waiter: u64, out: &mut Vec<Holder>) {
+        if self.0.state() != ThreadState::Terminated {
+            out.push(Holder::actor(self.0.id));
+        }
     }
 }
 
 /// Parks until `target` terminates or `deadline` passes; `true` if it terminated.
 ///
 /// Also returns (`false`) once `target` reads `New` again: `Thread::start` made it alive
-/// but the OS refused the thread, and `registry::forget` woke its waiters.
+/// but the OS refused the thread, and woke its waiters. `Err` (without waiting) when a
+/// wait without deadline would close a cycle of waits.
 pub(crate) fn wait_for_end(
     target: &ThreadRecord,
     deadline: Option<Instant>,
     at: &'static Location<'static>,
-) -> bool {
+) -> Result<bool, DeadlockError> {
     let on = JoinWait(target);
     let wait = Wait::waiting(&on, deadline, at);
     let terminated = || target.state() == ThreadState::Terminated;
@@ -591,10 +606,10 @@ pub(crate) fn wait_for_end(
             |_, _| {},
             DEFAULT_PARK_TOKEN,
             deadline,
-        );
-        if let Ok(ParkResult::TimedOut) = parked {
-            return terminated();
+        )?;
+        if let ParkResult::TimedOut = parked {
+            return Ok(terminated());
         }
     }
-    terminated()
+    Ok(terminated())
 }

@@ -1,4 +1,5 @@
-//! `Timer`: a function run after a delay on its own thread (Python's `threading.Timer`).
+//! Layer 5 (threads): `Timer`, a function run after a delay on its own thread (Python's
+//! `threading.Timer`).
 
 use std::fmt;
 use std::io;
