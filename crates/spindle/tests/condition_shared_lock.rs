@@ -324,3 +324,56 @@ fn a_stall_on_a_second_condition_is_reported_naming_it() {
         w.join().unwrap();
     }
 }
+
+/// As for the first condition (issue 11): a waiter holding `a` waits on the second
+/// condition; the notifier, holding the condition's lock, notifies it (deferred until
+/// the lock is released) and then blocks on `a`. A real cycle, reported as it forms, to
+/// exactly one of the two, instead of both parking for good.
+#[test]
+fn a_cycle_closed_by_a_second_condition_notified_under_its_lock_is_reported() {
+    use spindle::sync::{DeadlockError, Mutex};
+    fn caught<T>(f: impl FnOnce() -> T) -> Result<T, DeadlockError> {
+        panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+            *payload
+                .downcast::<DeadlockError>()
+                .unwrap_or_else(|other| panic::resume_unwind(other))
+        })
+    }
+    let a = Arc::new(Mutex::named("a", ()));
+    let cond = Arc::new(Condition::named("buffer", false));
+    let ready = Arc::new(cond.named_condition("ready"));
+    let waiter = {
+        let (a, cond, ready) = (Arc::clone(&a), Arc::clone(&cond), Arc::clone(&ready));
+        start_named("cond-waiter", move || {
+            let held = a.lock();
+            let outcome = caught(|| ready.wait_until(&mut cond.lock(), |r| *r));
+            drop(held);
+            outcome
+        })
+    };
+    reach(&waiter.info(), ThreadState::Waiting);
+    let notifier = {
+        let (a, cond, ready) = (Arc::clone(&a), Arc::clone(&cond), Arc::clone(&ready));
+        start_named("notifier", move || {
+            let mut g = cond.lock();
+            *g = true;
+            ready.notify_one();
+            let got = a.lock_checked().map(drop);
+            drop(g);
+            got
+        })
+    };
+    assert!(
+        notifier.wait_timeout(PATIENCE) && waiter.wait_timeout(PATIENCE),
+        "the cycle was not reported as it formed (both parked)"
+    );
+    let outcomes = [notifier.join().unwrap(), waiter.join().unwrap()];
+    let reports: Vec<&DeadlockError> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert_eq!(reports.len(), 1, "exactly one reporter: {reports:#?}");
+    assert_eq!(reports[0].kind(), DeadlockKind::Cycle);
+    assert!(
+        reports[0].to_string().contains("Mutex \"a\""),
+        "{}",
+        reports[0]
+    );
+}
