@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{PATIENCE, reach, scaled, wait_until};
-use spindle::sync::{Barrier, BrokenBarrier, Mutex};
+use spindle::sync::{Barrier, BrokenBarrier, Event, Mutex};
 use spindle::thread::{self, JoinHandle, ThreadState};
 
 const PARTIES: usize = 4;
@@ -300,4 +300,122 @@ fn the_action_runs_outside_the_barriers_state_lock() {
         .collect();
     indices.sort();
     assert_eq!(indices, [0, 1]);
+}
+
+/// Issue 12, item 5. CPython's `Barrier._wait` applies the timeout to waiting for the
+/// other parties only: the action runs under the condition's lock, so a waiter whose
+/// timeout expires meanwhile cannot act on it until the action is over, and then finds
+/// the barrier passed. Here the first party's timeout expires while the last one runs a
+/// slow action: both must pass, and the barrier must not be broken.
+///
+/// Ordered by state: the action runs until the first party has been seen to give up its
+/// timeout (it reads `Waiting` once its deadline passed during the action). A party that
+/// arrives after the first one's timeout finds the barrier broken and runs no action:
+/// that attempt proves nothing, so it is retried with a longer timeout.
+#[test]
+fn slow_action_does_not_break_a_barrier_that_filled_in_time() {
+    let mut timeout = Duration::from_millis(100);
+    loop {
+        let action_started = Arc::new(Event::new());
+        let release_action = Arc::new(Event::new());
+        let (started, release) = (Arc::clone(&action_started), Arc::clone(&release_action));
+        let b = Arc::new(Barrier::with_action(2, move || {
+            started.set();
+            assert!(
+                release.wait_timeout(PATIENCE),
+                "the test never released the action"
+            );
+        }));
+        let b1 = Arc::clone(&b);
+        let first = thread::spawn(move || b1.wait_timeout(timeout));
+        reach(&first.info(), ThreadState::TimedWaiting);
+        let b2 = Arc::clone(&b);
+        let last = thread::spawn(move || b2.wait());
+        assert!(
+            wait_until(PATIENCE, || action_started.is_set() || last.is_finished()),
+            "the last party neither ran the action nor returned"
+        );
+        if !action_started.is_set() {
+            // The last party came after the first one's timeout: a fair break. Retry.
+            assert_eq!(last.join().unwrap(), Err(BrokenBarrier));
+            assert_eq!(first.join().unwrap(), Err(BrokenBarrier));
+            timeout *= 2;
+            assert!(timeout < PATIENCE, "the last party never arrived in time");
+            continue;
+        }
+        // The barrier filled in time. Keep the action running until the first party's
+        // timeout has passed: it then waits on without one (or, wrongly, returns).
+        let first_info = first.info();
+        assert!(
+            wait_until(PATIENCE, || first_info.state() == ThreadState::Waiting
+                || first.is_finished()),
+            "{first_info:?}"
+        );
+        release_action.set();
+        let results = (first.join().unwrap(), last.join().unwrap());
+        assert!(
+            matches!(results, (Ok(_), Ok(_))),
+            "a slow action broke a barrier that filled in time: {results:?}"
+        );
+        assert!(!b.is_broken());
+        return;
+    }
+}
+
+/// Issue 12, item 6. CPython's `Barrier._enter` waits, without the caller's timeout, for
+/// the previous cycle to drain before joining the next one (the timeout then covers the
+/// next cycle's filling). A party arriving while the previous cycle runs its action must
+/// neither fail while the barrier is not broken nor leave the next cycle a party short.
+#[test]
+fn party_arriving_while_the_previous_cycle_acts_waits_for_the_next_cycle() {
+    let release_action = Arc::new(Event::new());
+    let release = Arc::clone(&release_action);
+    let b = Arc::new(Barrier::with_action(2, move || {
+        assert!(
+            release.wait_timeout(PATIENCE),
+            "the test never released the action"
+        );
+    }));
+    let cycle_one = on_parties(2, &b, |b, _| b.wait());
+    // One of the two runs the action, which holds the cycle until released.
+    assert!(wait_until(PATIENCE, || cycle_one.iter().any(|t| t
+        .info()
+        .state()
+        == ThreadState::TimedWaiting
+        && t.info()
+            .waiting_on()
+            .is_some_and(|on| on.starts_with("Event")))));
+
+    // Arrives while the action runs, with a timeout that would expire before the release.
+    let b3 = Arc::clone(&b);
+    let early = thread::spawn(move || b3.wait_timeout(Duration::from_secs(2)));
+    let early_info = early.info();
+    // It waits for the cycle to clear without a timeout (reads `Waiting`), or, wrongly,
+    // counts its timeout down (`TimedWaiting`) and returns when it expires.
+    assert!(
+        wait_until(PATIENCE, || early_info.state() == ThreadState::Waiting
+            || early.is_finished()),
+        "{early_info:?}"
+    );
+    let b4 = Arc::clone(&b);
+    let partner = thread::spawn(move || b4.wait());
+    reach(&partner.info(), ThreadState::Waiting);
+    assert!(
+        !early.is_finished(),
+        "returned before the cycle it waited for ended"
+    );
+
+    release_action.set();
+    for t in cycle_one {
+        assert!(t.join().unwrap().is_ok());
+    }
+    let second = (early.join().unwrap(), partner.join().unwrap());
+    let (Ok(a), Ok(b_index)) = second else {
+        panic!("the party that came during the action lost the next cycle: {second:?}");
+    };
+    let mut indices = [a, b_index];
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1]);
+    assert!(!b.is_broken());
+    assert_eq!(b.n_waiting(), 0);
 }

@@ -194,19 +194,45 @@ fn wait_until_timeout_returns_the_predicates_last_value() {
     c.notify_all();
     assert!(notified.join().unwrap());
 
-    // Made true silently: the waiter finds out when its wait ends.
-    *c.lock() = false;
-    let c2 = Arc::clone(&c);
-    let silent = thread::spawn(move || {
-        c2.lock()
-            .wait_until_timeout(|v| *v, Duration::from_millis(300))
-    });
-    reach(&silent.info(), ThreadState::TimedWaiting);
-    *c.lock() = true;
-    assert!(
-        silent.join().unwrap(),
-        "the predicate held when the wait ended"
-    );
+    // Made true silently (no notification): the waiter finds out when its wait ends.
+    // Ordered by state: the change is made under the lock while the waiter has not yet
+    // given up (it notes that under the lock too), so its final look sees it. Had its
+    // wait ended before the change could be made, the attempt proves nothing and is
+    // repeated with a longer timeout (it used to race a 300 ms window).
+    #[derive(Default)]
+    struct Silent {
+        ready: bool,
+        gave_up: bool,
+    }
+    let mut timeout = Duration::from_millis(100);
+    loop {
+        let s = Arc::new(Condition::new(Silent::default()));
+        let s2 = Arc::clone(&s);
+        let silent = thread::spawn(move || {
+            let mut g = s2.lock();
+            let seen = g.wait_until_timeout(|v| v.ready, timeout);
+            g.gave_up = true;
+            seen
+        });
+        reach(&silent.info(), ThreadState::TimedWaiting);
+        let made_in_time = {
+            let mut g = s.lock();
+            if !g.gave_up {
+                g.ready = true;
+            }
+            !g.gave_up
+        };
+        let seen = silent.join().unwrap();
+        if made_in_time {
+            assert!(seen, "the predicate held when the wait ended");
+            break;
+        }
+        timeout *= 2;
+        assert!(
+            timeout < PATIENCE,
+            "never got the lock while the waiter waited"
+        );
+    }
 
     // Already true: no wait at all.
     assert!(c.lock().wait_until_timeout(|v| *v, Duration::ZERO));

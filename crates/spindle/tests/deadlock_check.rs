@@ -187,8 +187,14 @@ fn a_wait_with_a_timeout_never_reports_and_ends_by_itself() {
         *a2.lock() += 1;
     });
     let (p, q) = (patient.info(), blunt.info());
-    assert!(wait_until_all(std::slice::from_ref(&p), ThreadState::TimedWaiting));
-    assert!(wait_until_all(std::slice::from_ref(&q), ThreadState::Blocked));
+    assert!(wait_until_all(
+        std::slice::from_ref(&p),
+        ThreadState::TimedWaiting
+    ));
+    assert!(wait_until_all(
+        std::slice::from_ref(&q),
+        ThreadState::Blocked
+    ));
     let cycles: Vec<_> = deadlock::check()
         .into_iter()
         .filter(|d| d.kind() == DeadlockKind::Cycle)

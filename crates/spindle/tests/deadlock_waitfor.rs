@@ -440,7 +440,11 @@ fn no_report_when_waits_have_timeouts() {
         })
     };
     let got = (t1.join().expect("no report"), t2.join().expect("no report"));
-    assert_eq!(got, (false, false), "each lock was held throughout the other's tries");
+    assert_eq!(
+        got,
+        (false, false),
+        "each lock was held throughout the other's tries"
+    );
 }
 
 /// `Detection::Off` stops the check at lock time: a thread re-locking its own mutex then

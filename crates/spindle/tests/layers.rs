@@ -153,7 +153,10 @@ fn references(m: &Module) -> Vec<Vec<String>> {
     let bytes = code.as_bytes();
     let mut i = 0;
     while i < code.len() {
-        let starts_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':');
+        let starts_word = i == 0
+            || !(bytes[i - 1].is_ascii_alphanumeric()
+                || bytes[i - 1] == b'_'
+                || bytes[i - 1] == b':');
         let prefix = ["crate::", "super::", "self::"]
             .into_iter()
             .find(|p| starts_word && code[i..].starts_with(p));
@@ -258,7 +261,10 @@ fn split_top_level(s: &str) -> Vec<&str> {
 }
 
 /// The longest prefix of `path` that is a source file's module.
-fn resolve<'a>(path: &[String], by_module: &'a BTreeMap<Vec<String>, &'a Module>) -> Option<&'a Module> {
+fn resolve<'a>(
+    path: &[String],
+    by_module: &'a BTreeMap<Vec<String>, &'a Module>,
+) -> Option<&'a Module> {
     (0..=path.len())
         .rev()
         .find_map(|n| by_module.get(&path[..n].to_vec()).copied())
@@ -305,9 +311,23 @@ fn the_checker_sees_an_upward_import() {
         layer,
         code: code_only(code),
     };
-    let low = module("wait", 4, "use crate::futures::{Future, state::Core};\n// crate::queue in a comment");
+    let low = module(
+        "wait",
+        4,
+        "use crate::futures::{Future, state::Core};\n// crate::queue in a comment",
+    );
     let refs = references(&low);
-    assert!(refs.contains(&vec!["futures".to_owned(), "Future".to_owned()]), "{refs:?}");
-    assert!(refs.contains(&vec!["futures".to_owned(), "state".to_owned(), "Core".to_owned()]));
-    assert!(!refs.iter().any(|r| r.first().is_some_and(|s| s == "queue")), "comments are not code");
+    assert!(
+        refs.contains(&vec!["futures".to_owned(), "Future".to_owned()]),
+        "{refs:?}"
+    );
+    assert!(refs.contains(&vec![
+        "futures".to_owned(),
+        "state".to_owned(),
+        "Core".to_owned()
+    ]));
+    assert!(
+        !refs.iter().any(|r| r.first().is_some_and(|s| s == "queue")),
+        "comments are not code"
+    );
 }

@@ -9,7 +9,8 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use spindle::sync::{
     Barrier, BoundedSemaphore, Condition, DeadlockError, Event, Gil, Mutex, ReentrantMutex, RwLock,
@@ -137,20 +138,92 @@ fn event_and_barrier() {
         }
     });
     assert!(e.is_set());
-    assert!(!e.wait_timeout(Duration::ZERO) || e.is_set());
+    // Python's `Event.wait` returns the flag: true at once for a set event.
+    assert!(
+        e.wait_timeout(Duration::ZERO),
+        "a set event's wait said it timed out"
+    );
+    e.clear();
+    assert!(
+        !e.wait_timeout(Duration::ZERO),
+        "a clear event's wait said it was set"
+    );
 }
 
+/// The holder never lets go of the GIL by itself: the other threads get it only when a
+/// `tick` hands it over (a forced switch), and then one at a time.
 #[test]
 fn gil_switches_between_threads() {
     let gil = Arc::new(Gil::with_switch_interval(Duration::from_micros(50)));
-    let g2 = Arc::clone(&gil);
-    on_threads(move |_| {
-        let mut held = g2.acquire();
-        for _ in 0..ROUNDS {
-            held.tick();
+    let inside = Arc::new(AtomicUsize::new(0));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut held = gil.acquire();
+    inside.fetch_add(1, Ordering::SeqCst);
+    let others: Vec<_> = (1..THREADS)
+        .map(|_| {
+            let (gil, inside, ran) = (Arc::clone(&gil), Arc::clone(&inside), Arc::clone(&ran));
+            thread::spawn(move || {
+                let _g = gil.acquire();
+                assert_eq!(
+                    inside.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "two holders at once"
+                );
+                ran.fetch_add(1, Ordering::SeqCst);
+                inside.fetch_sub(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+    while ran.load(Ordering::SeqCst) < THREADS - 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the holder's ticks never handed the GIL over"
+        );
+        inside.fetch_sub(1, Ordering::SeqCst);
+        held.tick();
+        assert_eq!(
+            inside.fetch_add(1, Ordering::SeqCst),
+            0,
+            "two holders at once"
+        );
+    }
+    drop(held);
+    for h in others {
+        h.join().expect("worker panicked");
+    }
+    assert!(gil.forced_switches() >= 1);
+}
+
+/// Two conditions over one lock (a bounded buffer of one slot), under Miri's eye: the
+/// second condition's notifications are deferred across the two.
+#[test]
+fn two_conditions_hand_items_over() {
+    let slot = Arc::new(Condition::new(None::<usize>));
+    let emptied = Arc::new(slot.new_condition());
+    let (s, e) = (Arc::clone(&slot), Arc::clone(&emptied));
+    let producer = thread::spawn(move || {
+        for i in 0..ROUNDS {
+            let mut g = s.lock();
+            e.wait_until(&mut g, |v| v.is_none());
+            *g = Some(i);
+            s.notify_one();
         }
-        held.allow_threads(|| ());
     });
+    for i in 0..ROUNDS {
+        let mut g = slot.lock();
+        g.wait_until(|v| v.is_some());
+        assert_eq!(g.take(), Some(i));
+        emptied.notify_one();
+    }
+    producer.join().unwrap();
+    // A guard forgotten, the condition gone: the second condition holds no pointer to it.
+    let c = Condition::new(0u8);
+    let other = c.new_condition();
+    std::mem::forget(c.lock());
+    other.notify_all();
+    drop(c);
+    other.notify_one();
 }
 
 #[test]
@@ -183,4 +256,25 @@ fn local_values_stay_per_thread() {
     let l3 = Arc::clone(&local);
     on_threads(move |i| assert_eq!(*l3.get_or(|| i + 10), i + 10));
     assert_eq!(local.get(), Some(&usize::MAX));
+}
+
+/// Values set and read without lending go when their thread ends, freed by the next use
+/// of the `Local` on another thread; one replaced while `with` reads it waits for `with`.
+#[test]
+fn local_values_go_with_their_threads() {
+    let local: Arc<Local<String>> = Arc::new(Local::new());
+    let l2 = Arc::clone(&local);
+    on_threads(move |i| {
+        l2.set(format!("thread {i}"));
+        l2.with(|v| {
+            assert_eq!(v.map(String::as_str), Some(format!("thread {i}").as_str()));
+            l2.set(String::from("replaced while read"));
+            assert_eq!(v.map(String::len), Some(format!("thread {i}").len()));
+        });
+    });
+    for _ in 0..10 {
+        local.with(|v| assert!(v.is_none()));
+        thread::sleep(Duration::from_millis(1));
+    }
+    local.with_or(|| String::from("main"), |v| assert_eq!(v, "main"));
 }

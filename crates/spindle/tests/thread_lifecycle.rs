@@ -5,10 +5,12 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{PATIENCE, reach, start_named, thread_number, unique_name, wait_until};
+use common::{
+    PATIENCE, SETTLE, holds_for, reach, start_named, thread_number, unique_name, wait_until,
+};
 use spindle::sync::Event;
 use spindle::thread::{self, JoinHandle, Local, Panicked, Thread, ThreadInfo, ThreadState};
 
@@ -223,35 +225,83 @@ fn enumerate_lists_the_live_threads() {
     }
 }
 
-/// `join_non_daemon` waits for non-daemon threads spindle started, and not for daemons.
+/// `join_non_daemon` waits for non-daemon threads spindle started, and not for daemons,
+/// including threads started while it waits (Python's exit rule).
+///
+/// Ordered by state, not by sleeps: the worker cannot end before the joiner is seen
+/// waiting to join it, so the joiner cannot pass merely by starting late (it used to
+/// race a 100 ms sleep). Then the worker starts a second non-daemon thread before it
+/// ends, which the joiner must wait for as well.
 #[test]
 fn join_non_daemon_waits_for_non_daemons_only() {
     let release_daemon = Arc::new(Event::new());
     let r = Arc::clone(&release_daemon);
     let daemon = Thread::new(move || r.wait()).daemon(true).start().unwrap();
-    let finished = Arc::new(AtomicBool::new(false));
-    let f = Arc::clone(&finished);
-    let worker = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(100));
-        f.store(true, Ordering::SeqCst);
+
+    let release_worker = Arc::new(Event::new());
+    let release_late = Arc::new(Event::new());
+    let late_started = Arc::new(Event::new());
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (rw, rl, ls, f) = (
+        Arc::clone(&release_worker),
+        Arc::clone(&release_late),
+        Arc::clone(&late_started),
+        Arc::clone(&finished),
+    );
+    let worker = start_named(unique_name("non-daemon"), move || {
+        rw.wait();
+        let f2 = Arc::clone(&f);
+        // Started while `join_non_daemon` already waits: it must be waited for too.
+        start_named(unique_name("started-meanwhile"), move || {
+            rl.wait();
+            f2.fetch_add(1, Ordering::SeqCst);
+        });
+        ls.set();
+        f.fetch_add(1, Ordering::SeqCst);
     });
     // Joined from a daemon thread of its own, so that a wrong wait shows as a timeout.
     let joiner = Thread::new(thread::join_non_daemon)
         .daemon(true)
         .start()
         .unwrap();
+    let joiner_info = joiner.info();
+    let joins = |name: &str| {
+        let want = format!("join of thread \"{name}\"");
+        wait_until(PATIENCE, || {
+            joiner_info.waiting_on().as_deref() == Some(want.as_str()) || joiner.is_finished()
+        })
+    };
+    assert!(joins(&worker.info().name()), "{joiner_info:?}");
+    assert!(
+        !joiner.is_finished(),
+        "returned while a non-daemon thread ran"
+    );
+
+    release_worker.set();
+    assert!(late_started.wait_timeout(PATIENCE));
+    assert!(wait_until(PATIENCE, || worker.is_finished()));
+    // Now only the thread started meanwhile (and the daemon) are left.
+    assert!(
+        wait_until(PATIENCE, || joiner_info
+            .waiting_on()
+            .is_some_and(|on| on.contains("started-meanwhile"))
+            || joiner.is_finished()),
+        "{joiner_info:?}"
+    );
+    assert!(
+        !joiner.is_finished(),
+        "returned while a thread started meanwhile ran"
+    );
+    release_late.set();
     assert!(
         joiner.wait_timeout(PATIENCE),
         "join_non_daemon waited for a daemon"
     );
-    assert!(
-        finished.load(Ordering::SeqCst),
-        "join_non_daemon returned before a non-daemon ended"
-    );
-    assert!(worker.is_finished());
+    assert_eq!(finished.load(Ordering::SeqCst), 2);
     assert!(!daemon.is_finished());
     release_daemon.set();
     daemon.join().unwrap();
+    worker.join().unwrap();
 }
 
 #[test]
@@ -320,6 +370,131 @@ fn local_drops_every_value_with_it() {
         h.join().unwrap();
     }
     local.get_or(|| Counted(Arc::clone(&drops)));
+    drop(local);
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+}
+
+/// Counts its drops.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Issue 12, item 8. CPython's `threading.local` deletes a thread's attributes when the
+/// thread ends. Here 50 threads each set a value and exit: every value is dropped once
+/// its thread has ended (at the latest at the `Local`'s next use), long before the
+/// `Local` itself goes, and none twice.
+#[test]
+fn local_drops_a_threads_value_when_the_thread_ends() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let local: Arc<Local<Counted>> = Arc::new(Local::new());
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let (local, drops) = (Arc::clone(&local), Arc::clone(&drops));
+            thread::spawn(move || {
+                if i % 2 == 0 {
+                    local.set(Counted(drops));
+                } else {
+                    local.with_or(|| Counted(drops), |_| ());
+                }
+                assert!(local.with(|v| v.is_some()));
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(
+        wait_until(PATIENCE, || {
+            local.with(|mine| assert!(mine.is_none()));
+            drops.load(Ordering::SeqCst) == 50
+        }),
+        "{} of 50 values of ended threads were dropped",
+        drops.load(Ordering::SeqCst)
+    );
+    drop(local);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        50,
+        "a value was dropped twice"
+    );
+}
+
+/// A value lent by reference (`get`, `get_or`) may be read for as long as the `Local` is
+/// borrowed, which can outlive its thread: it stays until the `Local` drops.
+#[test]
+fn local_value_lent_by_reference_stays_until_the_local_drops() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let local: Arc<Local<Counted>> = Arc::new(Local::new());
+    let (l, d) = (Arc::clone(&local), Arc::clone(&drops));
+    thread::spawn(move || {
+        l.get_or(|| Counted(d));
+    })
+    .join()
+    .unwrap();
+    assert!(holds_for(SETTLE, || {
+        local.with(|_| ());
+        drops.load(Ordering::SeqCst) == 0
+    }));
+    drop(local);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+/// Replacing the value while `with` reads it keeps the old one alive until `with`
+/// returns; a replaced value nobody reads is dropped at once.
+#[test]
+fn local_set_inside_with_keeps_the_value_being_read() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let local = Local::new();
+    local.set((String::from("first"), Counted(Arc::clone(&drops))));
+    local.with(|v| {
+        let (text, _) = v.unwrap();
+        local.set((String::from("second"), Counted(Arc::clone(&drops))));
+        assert_eq!(text, "first", "the value being read was replaced under it");
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+    });
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the replaced value was kept"
+    );
+    local.set((String::from("third"), Counted(Arc::clone(&drops))));
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        local.with(|v| v.map(|(t, _)| t.clone())).as_deref(),
+        Some("third")
+    );
+    drop(local);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+}
+
+/// A `Local` whose values borrow data that scoped threads also borrow: the values of the
+/// ended threads are dropped while the data still lives (the exit hook never drops them
+/// itself: a scoped thread's thread-locals may be destroyed after its scope has ended).
+#[test]
+fn local_values_borrowing_data_are_dropped_while_it_lives() {
+    struct Reads<'a>(&'a str, &'a AtomicUsize);
+    impl Drop for Reads<'_> {
+        fn drop(&mut self) {
+            assert_eq!(self.0, "still here");
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let text = String::from("still here");
+    let drops = AtomicUsize::new(0);
+    let local: Local<Reads<'_>> = Local::new();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| local.set(Reads(&text, &drops)));
+        }
+    });
+    assert!(wait_until(PATIENCE, || {
+        local.with(|_| ());
+        drops.load(Ordering::SeqCst) == 4
+    }));
     drop(local);
     assert_eq!(drops.load(Ordering::SeqCst), 4);
 }

@@ -294,14 +294,29 @@ fn waiting_to_join() {
 
 // ---- TimedWaiting: parked with a timeout, or sleeping ----
 
+/// A sleeping thread reads `TimedWaiting` and waits on "sleep". The sleeper sleeps again
+/// and again until told to stop, so the observation has no window to land in (a single
+/// 300 ms sleep used to end before a preempted observer looked); the state and the name
+/// are read until they are seen together, in one sleep or another.
 #[test]
 fn timed_waiting_in_sleep() {
-    observe(
-        ThreadState::TimedWaiting,
-        On::Exactly("sleep"),
-        || thread::sleep(Duration::from_millis(300)),
-        || (),
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    let sleeper = thread::spawn(move || {
+        while !s.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let info = sleeper.info();
+    assert!(
+        wait_until(PATIENCE, || info.state() == ThreadState::TimedWaiting
+            && info.waiting_on().as_deref() == Some("sleep")),
+        "never seen sleeping: {info:?}"
     );
+    stop.store(true, Ordering::SeqCst);
+    sleeper.join().unwrap();
+    assert_eq!(info.state(), ThreadState::Terminated);
+    assert_eq!(info.waiting_on(), None);
 }
 
 #[test]

@@ -12,25 +12,9 @@ pub(crate) fn raise(err: DeadlockError) -> ! {
     std::panic::panic_any(err)
 }
 
-/// Wraps the panic hook once so that a `DeadlockError` payload prints its report (the
-/// standard hook prints only `Box<dyn Any>` for payloads that are not strings). Every
-/// other panic goes to the hook that was installed before.
+/// Installs spindle's panic hook (once), which prints a `DeadlockError` payload's report
+/// (the standard hook prints only `Box<dyn Any>` for payloads that are not strings) and
+/// leaves a spindle thread's panic to the excepthook, so that it is reported once.
 fn show_reports_in_panic_messages() {
-    static WRAPPED: std::sync::Once = std::sync::Once::new();
-    WRAPPED.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            match info.payload().downcast_ref::<DeadlockError>() {
-                Some(report) => {
-                    let thread = std::thread::current();
-                    let name = thread.name().unwrap_or("<unnamed>");
-                    match info.location() {
-                        Some(at) => eprintln!("thread '{name}' panicked at {at}:\n{report}"),
-                        None => eprintln!("thread '{name}' panicked:\n{report}"),
-                    }
-                }
-                None => previous(info),
-            }
-        }));
-    });
+    crate::thread::panic_hook::install();
 }

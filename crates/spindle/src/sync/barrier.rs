@@ -135,10 +135,17 @@ impl Barrier {
     /// ```
     #[track_caller]
     pub fn wait(&self) -> Result<usize, BrokenBarrier> {
-        self.wait_deadline(None, Location::caller())
+        self.wait_for(None, Location::caller())
     }
 
-    /// As [`wait`](Barrier::wait), for at most `timeout`; a timeout breaks the barrier.
+    /// As [`wait`](Barrier::wait), but gives up, breaking the barrier, if the other parties
+    /// have not all arrived within `timeout`.
+    ///
+    /// As in CPython, the timeout covers only the wait for the other parties of this
+    /// cycle. It starts once the caller has joined a cycle (a thread arriving while the
+    /// previous cycle is still leaving or running its action first waits for it to
+    /// clear), and it stops once the last party has arrived: a slow action does not
+    /// break a barrier that filled in time.
     ///
     /// ```
     /// use std::time::Duration;
@@ -148,20 +155,21 @@ impl Barrier {
     /// ```
     #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, BrokenBarrier> {
-        self.wait_deadline(Some(wait::deadline_after(timeout)), Location::caller())
+        self.wait_for(Some(timeout), Location::caller())
     }
 
-    fn wait_deadline(
+    fn wait_for(
         &self,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
         at: &'static Location<'static>,
     ) -> Result<usize, BrokenBarrier> {
         let mut st = self.state.lock();
-        // Wait for the previous cycle to drain (or a reset to finish).
+        // CPython's `_enter`: wait, without the caller's timeout, for the previous cycle
+        // to drain (or a reset to finish); that wait ends by itself.
         self.park_while(
             &mut st,
             |s| matches!(s.phase, Phase::Acting | Phase::Draining | Phase::Resetting),
-            deadline,
+            None,
             at,
         );
         if st.phase != Phase::Filling {
@@ -178,12 +186,15 @@ impl Barrier {
                 Err(BrokenBarrier)
             }
         } else {
-            let filling = |s: &State| matches!(s.phase, Phase::Filling | Phase::Acting);
-            self.park_while(&mut st, filling, deadline, at);
-            if filling(&st) {
+            // CPython's `_wait`: the timeout covers the filling only.
+            let deadline = timeout.map(wait::deadline_after);
+            self.park_while(&mut st, |s| s.phase == Phase::Filling, deadline, at);
+            if st.phase == Phase::Filling {
                 // Timed out: a barrier that cannot fill in time is broken for everyone.
                 self.break_barrier(&mut st);
             }
+            // Filled in time: the last party runs the action; wait for it without a timeout.
+            self.park_while(&mut st, |s| s.phase == Phase::Acting, None, at);
             if st.phase == Phase::Draining {
                 Ok(index)
             } else {
@@ -202,6 +213,9 @@ impl Barrier {
         deadline: Option<Instant>,
         at: &'static Location<'static>,
     ) {
+        if !cond(st) {
+            return;
+        }
         let on = Labelled {
             kind: "Barrier",
             label: &self.label,

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::condition_var::{ConditionVar, Shared};
 use super::condvar::Condvar;
 use super::label::{Label, Labelled};
 use super::mutex::{Mutex, MutexGuard};
@@ -28,6 +30,9 @@ use crate::wait::{self, Wait};
 ///
 /// The base of spindle's `Event` and `Barrier`, as in CPython.
 ///
+/// More conditions can share the lock, as Python's `Condition(lock)` does: see
+/// [`new_condition`](Condition::new_condition), which has the classic bounded buffer.
+///
 /// ```
 /// use std::sync::Arc;
 /// use spindle::sync::Condition;
@@ -46,6 +51,9 @@ pub struct Condition<T> {
     mutex: Mutex<T>,
     cv: Condvar,
     label: Label,
+    /// Made by the first [`new_condition`](Condition::new_condition): what this
+    /// condition shares with the others over its lock.
+    shared: OnceLock<Arc<Shared>>,
 }
 
 impl<T> Condition<T> {
@@ -61,6 +69,7 @@ impl<T> Condition<T> {
             mutex: Mutex::new(value),
             cv: Condvar::new(),
             label: Label::here(),
+            shared: OnceLock::new(),
         }
     }
 
@@ -76,6 +85,7 @@ impl<T> Condition<T> {
             mutex: Mutex::named(name.clone(), value),
             cv: Condvar::new(),
             label: Label::named(name),
+            shared: OnceLock::new(),
         }
     }
 
@@ -88,10 +98,7 @@ impl<T> Condition<T> {
     /// ```
     #[track_caller]
     pub fn lock(&self) -> ConditionGuard<'_, T> {
-        ConditionGuard {
-            cond: self,
-            guard: Some(self.mutex.lock()),
-        }
+        ConditionGuard::new(self, self.mutex.lock())
     }
 
     /// As [`lock`](Condition::lock), but a deadlock comes back as `Err` instead of a panic.
@@ -104,10 +111,100 @@ impl<T> Condition<T> {
     /// ```
     #[track_caller]
     pub fn lock_checked(&self) -> Result<ConditionGuard<'_, T>, DeadlockError> {
-        Ok(ConditionGuard {
-            cond: self,
-            guard: Some(self.mutex.lock_checked()?),
-        })
+        Ok(ConditionGuard::new(self, self.mutex.lock_checked()?))
+    }
+
+    /// Another condition over this condition's lock and data: Python's
+    /// `Condition(lock)`, or a second `Condvar` beside one `Mutex` in std and
+    /// parking_lot. Its waiters wait with a guard of this condition and are woken only
+    /// by its own `notify` calls, so threads waiting for different changes of the same
+    /// data each wake for theirs.
+    ///
+    /// It behaves as this condition does: waiters read `Waiting` (`TimedWaiting`) and
+    /// `waiting_on()` names it (by where it was created, or see
+    /// [`named_condition`](Condition::named_condition)), it takes part in deadlock
+    /// detection in the same way, and a notification sent while the lock is held wakes
+    /// its threads when the lock is released.
+    ///
+    /// The classic bounded buffer, as CPython's `queue.Queue` keeps `not_empty` and
+    /// `not_full` on one mutex: here the condition itself is "not empty", and a second
+    /// one over its lock is "not full".
+    ///
+    /// ```
+    /// use std::collections::VecDeque;
+    /// use std::sync::Arc;
+    /// use spindle::sync::{Condition, ConditionVar};
+    /// use spindle::thread;
+    ///
+    /// struct Bounded<T> {
+    ///     items: Condition<VecDeque<T>>, // its own condition: "not empty"
+    ///     not_full: ConditionVar,
+    ///     capacity: usize,
+    /// }
+    ///
+    /// impl<T> Bounded<T> {
+    ///     fn new(capacity: usize) -> Self {
+    ///         let items = Condition::named("not_empty", VecDeque::new());
+    ///         let not_full = items.named_condition("not_full");
+    ///         Bounded { items, not_full, capacity }
+    ///     }
+    ///
+    ///     fn put(&self, item: T) {
+    ///         let mut items = self.items.lock();
+    ///         self.not_full.wait_until(&mut items, |q| q.len() < self.capacity);
+    ///         items.push_back(item);
+    ///         self.items.notify_one(); // not empty any more
+    ///     }
+    ///
+    ///     fn get(&self) -> T {
+    ///         let mut items = self.items.lock();
+    ///         items.wait_until(|q| !q.is_empty());
+    ///         let item = items.pop_front().unwrap();
+    ///         self.not_full.notify_one(); // room for one more
+    ///         item
+    ///     }
+    /// }
+    ///
+    /// let buffer = Arc::new(Bounded::new(2));
+    /// let b = Arc::clone(&buffer);
+    /// let producer = thread::spawn(move || (0..100).for_each(|i| b.put(i)));
+    /// let received: Vec<i32> = (0..100).map(|_| buffer.get()).collect();
+    /// producer.join().unwrap();
+    /// assert_eq!(received, (0..100).collect::<Vec<_>>());
+    /// ```
+    #[track_caller]
+    pub fn new_condition(&self) -> ConditionVar {
+        ConditionVar::new(self.share(), Label::here())
+    }
+
+    /// As [`new_condition`](Condition::new_condition), named `name` in states and reports.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spindle::sync::Condition;
+    /// use spindle::thread::{self, ThreadState};
+    ///
+    /// let slots = Arc::new(Condition::new(0));
+    /// let room = Arc::new(slots.named_condition("room"));
+    /// let (s, r) = (Arc::clone(&slots), Arc::clone(&room));
+    /// let waiter = thread::spawn(move || r.wait_until(&mut s.lock(), |n| *n > 0));
+    /// while waiter.info().state() != ThreadState::Waiting {
+    ///     thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(waiter.info().waiting_on().as_deref(), Some("Condition \"room\""));
+    /// *slots.lock() += 1;
+    /// room.notify_all();
+    /// waiter.join().unwrap();
+    /// ```
+    pub fn named_condition(&self, name: impl Into<String>) -> ConditionVar {
+        ConditionVar::new(self.share(), Label::named(name))
+    }
+
+    /// What this condition shares with the others over its lock, made on first use.
+    fn share(&self) -> Arc<Shared> {
+        // Made with no holder recorded: a thread holding the lock right now sends its
+        // notifications on the new condition at once rather than deferring them.
+        Arc::clone(self.shared.get_or_init(|| Arc::new(Shared::new())))
     }
 
     /// Wakes the longest-waiting thread, if any.
@@ -127,7 +224,7 @@ impl<T> Condition<T> {
     /// c.notify(3);
     /// ```
     pub fn notify(&self, n: usize) {
-        if self.mutex.raw().owner() == registry::current_id() {
+        if self.holds_lock() {
             // Sent as this thread releases the lock, so the woken find it free (see
             // `Condvar::defer`): the same threads wake, one sleep sooner.
             self.cv.defer(n);
@@ -144,6 +241,13 @@ impl<T> Condition<T> {
     /// ```
     pub fn notify_all(&self) {
         self.notify(usize::MAX);
+    }
+}
+
+impl<T> Condition<T> {
+    /// Whether the calling thread holds the lock.
+    fn holds_lock(&self) -> bool {
+        self.mutex.raw().owner() == registry::current_id()
     }
 }
 
@@ -181,18 +285,56 @@ pub struct ConditionGuard<'a, T> {
     guard: Option<MutexGuard<'a, T>>,
 }
 
-impl<T> ConditionGuard<'_, T> {
-    /// Parks until notified (or `deadline`), then re-takes the lock. `true` if notified.
-    fn park(&mut self, deadline: Option<Instant>, at: &'static Location<'static>) -> bool {
+impl<'a, T> ConditionGuard<'a, T> {
+    fn new(cond: &'a Condition<T>, guard: MutexGuard<'a, T>) -> Self {
+        if let Some(shared) = cond.shared.get() {
+            shared.now_held();
+        }
+        ConditionGuard {
+            cond,
+            guard: Some(guard),
+        }
+    }
+
+    /// Whether this guard's lock is the one `shared` belongs to.
+    pub(super) fn shares(&self, shared: &Arc<Shared>) -> bool {
+        self.cond
+            .shared
+            .get()
+            .is_some_and(|mine| Arc::ptr_eq(mine, shared))
+    }
+
+    /// Describes the condition this guard belongs to, for error messages.
+    pub(super) fn describe(&self) -> String {
+        self.cond.label.describe("Condition")
+    }
+
+    /// Parks on `cv` (this condition's, or another over its lock, labelled `label`)
+    /// until notified or `deadline`, then re-takes the lock. `true` if notified.
+    pub(super) fn park_on(
+        &mut self,
+        cv: &Condvar,
+        label: &Label,
+        deadline: Option<Instant>,
+        at: &'static Location<'static>,
+    ) -> bool {
         let cond = self.cond;
         let on = Labelled {
             kind: "Condition",
-            label: &cond.label,
+            label,
         };
         let wait = Wait::waiting(&on, deadline, at);
         let raw = cond.mutex.raw();
-        let notified = cond
-            .cv
+        if let Some(shared) = cond.shared.get() {
+            // `cv`'s own deferred notifications go out as the lock is released, inside
+            // `park`; the other conditions' must not wait for this thread to wake.
+            if !std::ptr::eq(cv, &cond.cv) {
+                cond.cv.notify(cond.cv.take_deferred());
+            }
+            shared.flush_deferred_except(cv);
+            shared.released();
+        }
+        let notified = cv
             .park(raw, &wait, deadline)
             .expect("a wait that is not checked never reports a deadlock");
         if let Err(e) = raw.lock(at) {
@@ -200,7 +342,16 @@ impl<T> ConditionGuard<'_, T> {
             std::mem::forget(self.guard.take());
             raise(e);
         }
+        if let Some(shared) = cond.shared.get() {
+            shared.now_held();
+        }
         notified
+    }
+
+    /// Parks on this condition until notified (or `deadline`). `true` if notified.
+    fn park(&mut self, deadline: Option<Instant>, at: &'static Location<'static>) -> bool {
+        let cond = self.cond;
+        self.park_on(&cond.cv, &cond.label, deadline, at)
     }
 
     /// Releases the lock, parks until notified, and re-takes the lock.
@@ -281,8 +432,16 @@ impl<T> Drop for ConditionGuard<'_, T> {
     fn drop(&mut self) {
         if let Some(guard) = self.guard.take() {
             let deferred = self.cond.cv.take_deferred();
+            let others = self.cond.shared.get().map(|shared| {
+                let others = shared.take_deferred();
+                shared.released();
+                others
+            });
             drop(guard);
             self.cond.cv.notify(deferred);
+            if let Some(others) = others {
+                others.send();
+            }
         }
     }
 }

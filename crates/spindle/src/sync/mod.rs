@@ -8,6 +8,7 @@
 //! | [`RwLock`]         | (none)                 | its own lock word                  |
 //! | [`Semaphore`], [`BoundedSemaphore`] | `Semaphore`, `BoundedSemaphore` | an atomic count |
 //! | [`Condition`]      | `Condition`            | a `Mutex` + condition variable     |
+//! | [`ConditionVar`]   | `Condition(lock)`      | another condition over a `Condition`'s lock |
 //! | [`Event`]          | `Event`                | a `Mutex` + condition variable     |
 //! | [`Barrier`]        | `Barrier`              | a `Mutex` + condition variable     |
 //! | [`Gil`]            | CPython's GIL          | a `Mutex` + condition variable     |
@@ -30,6 +31,7 @@
 
 mod barrier;
 mod condition;
+mod condition_var;
 mod condvar;
 mod error;
 mod event;
@@ -44,6 +46,7 @@ mod semaphore;
 
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionGuard};
+pub use condition_var::ConditionVar;
 pub use error::{BrokenBarrier, SemaphoreOverflow};
 pub use event::Event;
 pub use gil::{Gil, GilGuard};

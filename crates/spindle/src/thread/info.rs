@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::ThreadState;
-use super::registry::ThreadRecord;
+use super::os;
+use super::registry::{self, ThreadRecord};
 
 /// A handle on a live or finished thread: its id, name, daemon flag, state and what it
 /// waits on, readable from any thread at any time (Python's `Thread` object, minus control).
@@ -49,6 +51,34 @@ impl ThreadInfo {
     /// ```
     pub fn name(&self) -> String {
         self.0.name().to_string()
+    }
+
+    /// The thread's id in the OS (Python's `Thread.native_id` and
+    /// `threading.get_native_id()`): `gettid` on Linux, as `top -H`, `/proc/PID/task` and
+    /// debuggers show it. `None` until the thread has started (the main thread's is known
+    /// from the start on Linux), and where spindle does not know how to ask (it does on
+    /// Linux, Android, macOS, iOS and FreeBSD). It stays readable after the thread ends;
+    /// the OS may then give the number to a new thread.
+    ///
+    /// ```
+    /// use spindle::thread::{self, Thread};
+    ///
+    /// let t = Thread::new(|| thread::current().native_id());
+    /// let info = t.info();
+    /// assert_eq!(info.native_id(), None); // not started yet
+    /// let inside = t.start().unwrap().join().unwrap();
+    /// assert_eq!(inside, info.native_id()); // the same from inside and outside
+    /// if cfg!(target_os = "linux") {
+    ///     assert!(inside.is_some());
+    ///     assert_eq!(thread::main_thread().native_id(), Some(u64::from(std::process::id())));
+    /// }
+    /// ```
+    pub fn native_id(&self) -> Option<u64> {
+        match self.0.native_id.load(Ordering::Relaxed) {
+            0 if self.0.id == registry::main_record().id => os::main_native_id(),
+            0 => None,
+            n => Some(n),
+        }
     }
 
     /// Whether the thread is a daemon (one the program does not wait for at exit).

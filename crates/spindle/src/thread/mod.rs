@@ -5,8 +5,14 @@
 //! names as in Python; any other thread registers itself the first time it touches
 //! spindle (the main thread as `MainThread`).
 //!
-//! A panic never goes unnoticed: [`JoinHandle::join`] returns it as [`Panicked`], and the
-//! excepthook ([`set_excepthook`]) hears of it when the thread ends, joined or not.
+//! A panic never goes unnoticed, and is reported once: [`JoinHandle::join`] returns it as
+//! [`Panicked`], and the excepthook ([`set_excepthook`]) hears of it when the thread ends,
+//! joined or not (the default one prints it, with where it happened).
+//!
+//! Beyond `Thread` and `spawn`: a [`Timer`] runs a function after a delay on a thread of its
+//! own, [`Local`] keeps one value per thread, and the `Thread` builder sets a thread's
+//! [stack size](Thread::stack_size), [CPU affinity](Thread::affinity) and
+//! [priority](Thread::priority).
 //!
 //! ```
 //! use spindle::thread::{self, Thread, ThreadState};
@@ -19,10 +25,13 @@
 
 mod info;
 mod local;
+mod os;
+pub(crate) mod panic_hook;
 mod panicked;
 pub(crate) mod registry;
 mod spawn;
 pub(crate) mod state;
+mod timer;
 
 use std::panic::Location;
 use std::time::{Duration, Instant};
@@ -34,6 +43,7 @@ pub use panicked::{Panicked, set_excepthook};
 pub(crate) use panicked::{payload_message, report as report_panic};
 pub use spawn::{JoinHandle, Thread, spawn};
 pub use state::ThreadState;
+pub use timer::{Timer, TimerHandle};
 
 use crate::wait::{self, Wait, Waitable};
 

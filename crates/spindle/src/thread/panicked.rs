@@ -1,15 +1,19 @@
 //! What a panicking thread leaves behind, and the excepthook that always hears of it.
 
 use std::any::Any;
+use std::backtrace::Backtrace;
 use std::fmt;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-/// A thread (or task) ended in a panic: its message and the thread's name.
+/// A thread (or task) ended in a panic: its message, the thread's name, and where it
+/// panicked.
 ///
 /// [`JoinHandle::join`](crate::thread::JoinHandle::join) returns it, and the excepthook
 /// receives it when the thread ends, whether or not anyone joins it.
+///
+/// Two `Panicked` are equal when their message, thread name and location are.
 ///
 /// ```
 /// use spindle::thread::Thread;
@@ -22,18 +26,46 @@ use parking_lot::RwLock;
 /// assert_eq!(err.message(), "no such file");
 /// assert_eq!(err.thread_name(), "loader");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Panicked {
     message: String,
     thread_name: String,
+    location: Option<String>,
+    backtrace: Option<Arc<Backtrace>>,
+    /// A panic hook has printed it already: the default excepthook does not again.
+    printed: bool,
 }
+
+impl PartialEq for Panicked {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.message, &self.thread_name, &self.location)
+            == (&other.message, &other.thread_name, &other.location)
+    }
+}
+
+impl Eq for Panicked {}
 
 impl Panicked {
     pub(crate) fn new(message: String, thread_name: String) -> Self {
         Panicked {
             message,
             thread_name,
+            location: None,
+            backtrace: None,
+            printed: false,
         }
+    }
+
+    /// Where the panic happened, as the panic hook saw it.
+    pub(crate) fn set_origin(
+        &mut self,
+        location: Option<String>,
+        backtrace: Option<Arc<Backtrace>>,
+        printed: bool,
+    ) {
+        self.location = location;
+        self.backtrace = backtrace;
+        self.printed = printed;
     }
 
     /// Builds one from a panic payload caught by `catch_unwind`.
@@ -61,6 +93,37 @@ impl Panicked {
     /// ```
     pub fn thread_name(&self) -> &str {
         &self.thread_name
+    }
+
+    /// Where the panic happened (`src/main.rs:14:21`), for a panic that ended a thread
+    /// spindle started. `None` when spindle's panic hook did not see it (another hook
+    /// replaced it), and for a task's panic.
+    ///
+    /// ```
+    /// let h = spindle::thread::spawn(|| -> () { panic!("here") });
+    /// let p = h.join().unwrap_err();
+    /// let at = p.location().expect("spindle's panic hook saw it");
+    /// println!("{} panicked at {at}", p.thread_name()); // e.g. "Thread-1 panicked at src/main.rs:1:45"
+    /// assert_eq!(at.split(':').count(), 3); // file, line, column
+    /// ```
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+
+    /// The stack at the panic, when `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`) asked for
+    /// one and spindle's panic hook saw the panic; the default excepthook prints it.
+    ///
+    /// ```
+    /// let h = spindle::thread::spawn(|| -> () { panic!("deep") });
+    /// let p = h.join().unwrap_err();
+    /// if std::env::var_os("RUST_BACKTRACE").is_none()
+    ///     && std::env::var_os("RUST_LIB_BACKTRACE").is_none()
+    /// {
+    ///     assert!(p.backtrace().is_none());
+    /// }
+    /// ```
+    pub fn backtrace(&self) -> Option<&Backtrace> {
+        self.backtrace.as_deref()
     }
 }
 
@@ -97,7 +160,11 @@ static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 /// panic reaches, when it ends, whether or not it is joined later (Python's
 /// `threading.excepthook`). Futures whose panic nobody read reach it too.
 ///
-/// The default hook prints `Exception in thread NAME:` and the message to stderr.
+/// The default hook prints `Exception in thread NAME:`, the location (`panicked at
+/// FILE:LINE:COL:`), the message, and the backtrace if one was captured, to stderr: the
+/// one report of the panic (the panic hook does not print it as well, see
+/// [`Panicked::location`]). A hook set here is the only report: nothing else prints a
+/// thread's panic then, unless the program installed a panic hook of its own.
 ///
 /// ```rust,standalone_crate
 /// use std::sync::{Arc, Mutex};
@@ -127,5 +194,17 @@ pub(crate) fn report(p: &Panicked) {
 }
 
 fn default_hook(p: &Panicked) {
-    eprintln!("Exception in thread {}:\n{}", p.thread_name, p.message);
+    if p.printed {
+        return; // a panic hook printed it, in Rust's form
+    }
+    let mut text = format!("Exception in thread {}:\n", p.thread_name);
+    if let Some(at) = &p.location {
+        text.push_str(&format!("panicked at {at}:\n"));
+    }
+    text.push_str(&p.message);
+    if let Some(bt) = &p.backtrace {
+        let frames = super::panic_hook::render_backtrace(bt);
+        text.push_str(&format!("\nstack backtrace:\n{frames}"));
+    }
+    eprintln!("{text}");
 }

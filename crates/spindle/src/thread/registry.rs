@@ -34,6 +34,8 @@ pub(crate) struct ThreadRecord {
     parking: AtomicU64,
     /// The thread has bound this record as its own (so spindle sees what it does).
     bound: AtomicBool,
+    /// The OS thread id, noted when the thread binds the record; 0 until then.
+    pub(crate) native_id: AtomicU64,
 }
 
 impl ThreadRecord {
@@ -47,6 +49,7 @@ impl ThreadRecord {
             wait: InternalMutex::new(None),
             parking: AtomicU64::new(0),
             bound: AtomicBool::new(false),
+            native_id: AtomicU64::new(0),
         }
     }
 
@@ -327,6 +330,8 @@ fn is_os_main_thread() -> bool {
 /// Makes `record` the calling thread's own (a thread spindle starts calls this first).
 pub(crate) fn bind_current(record: Arc<ThreadRecord>) {
     record.bound.store(true, Ordering::Relaxed);
+    let native = super::os::current_native_id().unwrap_or(0);
+    record.native_id.store(native, Ordering::Relaxed);
     thread_id::set(record.id);
     CURRENT.with(|cell| {
         let _ = cell.set(CurrentRecord(record));

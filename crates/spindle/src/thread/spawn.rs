@@ -4,12 +4,14 @@ use std::fmt;
 use std::io;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex as InternalMutex;
 use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult};
 
+use super::os::{self, Placement};
+use super::panic_hook;
 use super::panicked::{self, Panicked};
 use super::registry::{self, ThreadRecord};
 use super::{ThreadInfo, ThreadState};
@@ -37,6 +39,11 @@ use crate::wait::{self, Holder, Wait, Waitable};
 pub struct Thread<T> {
     record: Arc<ThreadRecord>,
     f: Box<dyn FnOnce() -> T + Send + 'static>,
+    stack_size: Option<usize>,
+    placement: Placement,
+    /// Its panics are reported once, by the excepthook (see `panic_hook`). Not for a
+    /// pool's workers, whose body catches each task's panic itself.
+    report_panics: bool,
 }
 
 impl<T: Send + 'static> Thread<T> {
@@ -60,6 +67,9 @@ impl<T: Send + 'static> Thread<T> {
         Thread {
             record: registry::new_spawned(),
             f: Box::new(f),
+            stack_size: None,
+            placement: Placement::default(),
+            report_panics: true,
         }
     }
 
@@ -72,6 +82,9 @@ impl<T: Send + 'static> Thread<T> {
         Thread {
             record: registry::new_spawned_named(name),
             f: Box::new(f),
+            stack_size: None,
+            placement: Placement::default(),
+            report_panics: false,
         }
     }
 
@@ -108,6 +121,100 @@ impl<T: Send + 'static> Thread<T> {
         self
     }
 
+    /// The size of the thread's stack, in bytes (Python's `threading.stack_size`, set
+    /// here for one thread). `0` means the platform's default, as in Python; otherwise
+    /// at least 32 KiB (Python's minimum). The OS may round it up to a whole number of
+    /// pages. Default: Rust's (2 MiB, or `RUST_MIN_STACK`).
+    ///
+    /// [`start`](Thread::start) fails with [`InvalidInput`](io::ErrorKind::InvalidInput)
+    /// for a size below the minimum, and with the OS's error if it cannot give that much.
+    ///
+    /// ```
+    /// use spindle::thread::Thread;
+    ///
+    /// fn depth(n: u64) -> u64 {
+    ///     let frame = std::hint::black_box([n; 64]); // half a KiB per call
+    ///     if n == 0 { 0 } else { 1 + depth(frame[0] - 1) }
+    /// }
+    /// // 40,000 calls of half a KiB: more than Rust's default 2 MiB.
+    /// let deep = Thread::new(|| depth(40_000)).stack_size(64 << 20);
+    /// assert_eq!(deep.start().unwrap().join().unwrap(), 40_000);
+    ///
+    /// let err = Thread::new(|| ()).stack_size(1024).start().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Thread<T> {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Pins the thread to these CPU cores (numbered from 0): the OS runs it only there.
+    /// Python offers no such thing; Linux's `sched_setaffinity` does. Applied by the new
+    /// thread before it runs its body, so the body runs pinned from its first instruction.
+    ///
+    /// [`start`](Thread::start) fails, naming the thread, with
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput) for an empty set or a core the
+    /// machine does not have, and with the OS's error when it refuses (a core this
+    /// process may not use); the thread then never runs. On platforms other than Linux it
+    /// fails with [`Unsupported`](io::ErrorKind::Unsupported).
+    ///
+    /// Priority and affinity together, as a latency-sensitive thread might ask for them
+    /// (`/proc` shows what the OS made of the request):
+    ///
+    /// ```
+    /// use spindle::thread::{self, Thread};
+    ///
+    /// let t = Thread::new(|| {
+    ///     let tid = thread::current().native_id().unwrap();
+    ///     let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+    ///     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+    ///     let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    ///     let nice: i32 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+    ///     (status.contains("Cpus_allowed_list:\t0\n"), nice)
+    /// })
+    /// .name("pinned")
+    /// .affinity([0])
+    /// .priority(10); // nicer than the default 0: any thread may ask for that
+    /// # if cfg!(target_os = "linux") {
+    /// assert_eq!(t.start().unwrap().join().unwrap(), (true, 10));
+    ///
+    /// let err = Thread::new(|| ()).affinity([usize::MAX]).start().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("does not exist"));
+    /// # }
+    /// ```
+    pub fn affinity(mut self, cores: impl IntoIterator<Item = usize>) -> Thread<T> {
+        let mut cores: Vec<usize> = cores.into_iter().collect();
+        cores.sort_unstable();
+        cores.dedup();
+        self.placement.cores = Some(cores);
+        self
+    }
+
+    /// The thread's scheduling priority, as a Unix niceness: from -20 (most favoured)
+    /// to 19 (least); threads start at their creator's, usually 0. Python offers no such
+    /// thing; on Linux it is the thread's own niceness (`setpriority`), applied by the
+    /// new thread before it runs its body.
+    ///
+    /// [`start`](Thread::start) fails, naming the thread, with
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput) outside -20..=19, and with
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied) for a niceness below the
+    /// current one without the privilege for it (`CAP_SYS_NICE`, or `RLIMIT_NICE`); the
+    /// thread then never runs. On platforms other than Linux it fails with
+    /// [`Unsupported`](io::ErrorKind::Unsupported). See [`affinity`](Thread::affinity)
+    /// for an example of both.
+    ///
+    /// ```
+    /// use spindle::thread::Thread;
+    ///
+    /// let err = Thread::new(|| ()).priority(25).start().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn priority(mut self, niceness: i32) -> Thread<T> {
+        self.placement.niceness = Some(niceness);
+        self
+    }
+
     /// A handle on the thread; `state()` is `New` until it starts, and the same handle
     /// follows the thread once it runs.
     ///
@@ -129,9 +236,15 @@ impl<T: Send + 'static> Thread<T> {
     ///
     /// # Errors
     ///
-    /// Fails, naming the thread, when its name contains a NUL byte (kind
-    /// [`InvalidInput`](io::ErrorKind::InvalidInput)) or when the OS refuses to create
-    /// it. The thread then never became alive: its state reads `New`,
+    /// Fails, naming the thread, when its name contains a NUL byte, its
+    /// [`stack_size`](Thread::stack_size) is below the minimum, or its
+    /// [`affinity`](Thread::affinity) or [`priority`](Thread::priority) is out of range
+    /// (kind [`InvalidInput`](io::ErrorKind::InvalidInput)); when the OS refuses to create
+    /// it, or to place it as asked (the OS's error, e.g.
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied) for a priority that needs a
+    /// privilege); and with [`Unsupported`](io::ErrorKind::Unsupported) for affinity or
+    /// priority where spindle cannot set them. Its body then never runs, and the thread
+    /// never became alive: its state reads `New`,
     /// [`enumerate`](crate::thread::enumerate) does not list it and
     /// [`join_non_daemon`](crate::thread::join_non_daemon) does not wait for it.
     ///
@@ -150,7 +263,13 @@ impl<T: Send + 'static> Thread<T> {
     /// assert_eq!(info.state(), ThreadState::New);
     /// ```
     pub fn start(self) -> io::Result<JoinHandle<T>> {
-        let Thread { record, f } = self;
+        let Thread {
+            record,
+            f,
+            stack_size,
+            placement,
+            report_panics,
+        } = self;
         let name = record.name();
         // std panics (rather than failing) on such a name: refuse it before the record
         // is alive, so that nothing is left for `join_non_daemon` to wait on.
@@ -160,32 +279,77 @@ impl<T: Send + 'static> Thread<T> {
                 format!("thread name {:?} may not contain a NUL byte", &*name),
             ));
         }
+        let stack_size = stack_size.filter(|&bytes| bytes != 0);
+        if let Some(bytes) = stack_size.filter(|&bytes| bytes < os::MIN_STACK_SIZE) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "thread \"{name}\": a stack of {bytes} bytes is below the minimum of {} (32 KiB)",
+                    os::MIN_STACK_SIZE
+                ),
+            ));
+        }
+        placement.validate(&name)?;
         let packet: Arc<Packet<T>> = Arc::new(InternalMutex::new(None));
+        if report_panics {
+            panic_hook::install();
+        }
         registry::make_alive(&record);
         // Should std panic anyway, the record must not stay alive forever.
         let not_started = NotStarted(&record);
         let thread_record = Arc::clone(&record);
         let thread_packet = Arc::clone(&packet);
-        let started = std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || run(thread_record, thread_packet, f));
-        match started {
-            Ok(native) => {
-                mem::forget(not_started);
-                Ok(JoinHandle {
-                    record,
-                    packet,
-                    native: Some(native),
-                })
+        // A thread that must place itself first says how that went before its body runs.
+        let (placed_tx, placed_rx) = if placement.is_empty() {
+            (None, None)
+        } else {
+            let (tx, rx) = mpsc::sync_channel(1);
+            (Some(tx), Some(rx))
+        };
+        let thread_name = name.to_string();
+        let mut builder = std::thread::Builder::new().name(name.to_string());
+        if let Some(bytes) = stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let started = builder.spawn(move || {
+            if let Some(placed_tx) = placed_tx {
+                let placed = placement.apply(&thread_name);
+                let refused = placed.is_err();
+                let _ = placed_tx.send(placed);
+                if refused {
+                    return; // the body never runs
+                }
             }
+            run(thread_record, thread_packet, f, report_panics);
+        });
+        let native = match started {
+            Ok(native) => native,
             Err(e) => {
                 drop(not_started);
-                Err(io::Error::new(
+                return Err(io::Error::new(
                     e.kind(),
                     format!("could not start thread \"{name}\": {e}"),
-                ))
+                ));
+            }
+        };
+        if let Some(placed_rx) = placed_rx {
+            let placed = placed_rx.recv().unwrap_or_else(|_| {
+                Err(io::Error::other(format!(
+                    "thread \"{name}\" ended before it could place itself"
+                )))
+            });
+            if let Err(e) = placed {
+                let _ = native.join();
+                drop(not_started);
+                return Err(e);
             }
         }
+        mem::forget(not_started);
+        Ok(JoinHandle {
+            record,
+            packet,
+            native: Some(native),
+        })
     }
 }
 
@@ -213,15 +377,25 @@ impl<T> fmt::Debug for Thread<T> {
 type Packet<T> = InternalMutex<Option<Result<T, Panicked>>>;
 
 /// The body of every thread spindle starts.
-fn run<T>(record: Arc<ThreadRecord>, packet: Arc<Packet<T>>, f: Box<dyn FnOnce() -> T + Send>) {
+fn run<T>(
+    record: Arc<ThreadRecord>,
+    packet: Arc<Packet<T>>,
+    f: Box<dyn FnOnce() -> T + Send>,
+    report_panics: bool,
+) {
     registry::bind_current(Arc::clone(&record));
     trace::emit(|| EventKind::ThreadStart);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let p = Panicked::from_payload(&*payload, record.name().to_string());
+    let name = || record.name().to_string();
+    let outcome = if report_panics {
+        panic_hook::catch_reported(name, f)
+    } else {
+        panic::catch_unwind(AssertUnwindSafe(f))
+            .map_err(|payload| Panicked::from_payload(&*payload, name()))
+    };
+    if let Err(p) = &outcome {
         // Python's rule: the hook hears of every panic when the thread ends, joined or not.
-        panicked::report(&p);
-        p
-    });
+        panicked::report(p);
+    }
     *packet.lock() = Some(outcome);
     trace::emit(|| EventKind::ThreadEnd);
     record.terminate();
