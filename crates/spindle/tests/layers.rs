@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 struct Module {
     path: PathBuf,
     module: Vec<String>,
-    is_mod_file: bool,
     layer: u32,
     code: String,
 }
@@ -134,7 +133,6 @@ fn load() -> Vec<Module> {
             Ok(layer) => modules.push(Module {
                 path: rel.to_path_buf(),
                 module,
-                is_mod_file,
                 layer,
                 code: code_only(&text),
             }),
@@ -307,7 +305,6 @@ fn the_checker_sees_an_upward_import() {
     let module = |name: &str, layer, code: &str| Module {
         path: PathBuf::from(format!("{name}.rs")),
         module: vec![name.to_owned()],
-        is_mod_file: false,
         layer,
         code: code_only(code),
     };
