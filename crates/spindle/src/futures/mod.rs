@@ -77,3 +77,5 @@ pub use map::MapResults;
 pub(crate) use future::Promise;
 #[allow(unused_imports)] // for the process pool
 pub(crate) use task::{TaskInfo, next_task_id};
+#[allow(unused_imports)] // for the cluster executor, whose futures cancel at the server
+pub(crate) use state::{Core, HoldsCore};

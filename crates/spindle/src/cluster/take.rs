@@ -1,0 +1,274 @@
+//! The worker's serving loop: takes as many tasks as it has idle local processes, from
+//! the pool's stream or from workers gone silent, starts each with the start script,
+//! and hands it to a local process.
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use redis::Connection;
+
+use super::error::ClusterError;
+use super::finish::Finished;
+use super::keys::GROUP;
+use super::local::LocalPool;
+use super::scripts::{self, Entry, SCRIPTS};
+use super::signals::Signals;
+use super::worker::{HeldTask, Serving, reconnect_window};
+
+/// The longest one blocking read waits at the server: how soon a stop is noticed.
+const BLOCK: Duration = Duration::from_millis(250);
+/// The shortest pause between two reclaims.
+const MIN_RECLAIM_GAP: Duration = Duration::from_millis(20);
+
+/// Serves until a signal asks to stop or the server stays unreachable.
+pub(crate) fn serve(
+    serving: &Arc<Serving>,
+    con: Connection,
+    local: &LocalPool,
+    processes: usize,
+    signals: &Signals,
+    done: Sender<Finished>,
+) -> Result<(), ClusterError> {
+    let mut link = Link {
+        con: Some(con),
+        lost_since: None,
+    };
+    let mut reclaim = Reclaim {
+        due: Instant::now(),
+        scan_from: "-".to_owned(),
+    };
+    while !signals.stop_requested() {
+        if let Some(e) = serving.held.lock().fatal.take() {
+            return Err(e);
+        }
+        let free = {
+            let mut held = serving.held.lock();
+            if held.tasks.len() >= processes {
+                held.wait_timeout(BLOCK);
+            }
+            processes.saturating_sub(held.tasks.len())
+        };
+        if free == 0 {
+            continue;
+        }
+        let taken = match link.con.as_mut() {
+            Some(con) => take(serving, con, &mut reclaim, free),
+            None => serving.reconnect().map(|c| {
+                link.con = Some(c);
+                Vec::new()
+            }),
+        };
+        match taken {
+            Ok(entries) => {
+                link.lost_since = None;
+                let con = link.con.as_mut().expect("connected");
+                if let Err(e) = start_all(serving, con, local, entries, &done) {
+                    link.lost(serving, e)?;
+                }
+            }
+            Err(e) => link.lost(serving, e)?,
+        }
+    }
+    Ok(())
+}
+
+/// The serving loop's connection, and since when the server has been unreachable.
+struct Link {
+    con: Option<Connection>,
+    lost_since: Option<Instant>,
+}
+
+impl Link {
+    /// The connection failed: drop it; an error once the server has been unreachable
+    /// for the reconnect window.
+    fn lost(&mut self, serving: &Serving, e: ClusterError) -> Result<(), ClusterError> {
+        self.con = None;
+        let since = *self.lost_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= reconnect_window(serving.lease) {
+            return Err(e);
+        }
+        crate::thread::sleep(Duration::from_millis(200));
+        Ok(())
+    }
+}
+
+/// When to look for tasks of silent workers next, and where the last look stopped.
+struct Reclaim {
+    due: Instant,
+    scan_from: String,
+}
+
+/// Up to `free` entries: reclaimed ones when a reclaim is due, else new ones.
+fn take(
+    serving: &Serving,
+    con: &mut Connection,
+    reclaim: &mut Reclaim,
+    free: usize,
+) -> Result<Vec<Entry>, ClusterError> {
+    let now = Instant::now();
+    if now >= reclaim.due {
+        let (claimed, next_in, scan_from) = reclaim_once(serving, con, free, &reclaim.scan_from)?;
+        let more_to_scan = scan_from != "-";
+        reclaim.scan_from = scan_from;
+        let pause = match next_in {
+            _ if more_to_scan => MIN_RECLAIM_GAP,
+            Some(ms) => Duration::from_millis(ms).clamp(MIN_RECLAIM_GAP, serving.lease / 2),
+            None => serving.lease / 2,
+        };
+        reclaim.due = now + pause;
+        if !claimed.is_empty() {
+            return Ok(claimed);
+        }
+    }
+    let block = reclaim
+        .due
+        .saturating_duration_since(Instant::now())
+        .clamp(Duration::from_millis(1), BLOCK);
+    let reply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(GROUP)
+        .arg(&serving.consumer)
+        .arg("COUNT")
+        .arg(free)
+        .arg("BLOCK")
+        .arg(block.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(serving.keys.tasks())
+        .arg(">")
+        .query::<redis::Value>(con)
+        .map_err(|e| serving.server.failed("reading the task stream", e))?;
+    Ok(scripts::read_reply(reply))
+}
+
+/// One reclaim: the entries claimed, the milliseconds until the next lease seen runs
+/// out, and where the next scan starts.
+fn reclaim_once(
+    serving: &Serving,
+    con: &mut Connection,
+    max: usize,
+    scan_from: &str,
+) -> Result<(Vec<Entry>, Option<u64>, String), ClusterError> {
+    let reply = SCRIPTS
+        .reclaim
+        .key(serving.keys.tasks())
+        .key(serving.keys.counts())
+        .key(serving.keys.workers())
+        .arg(GROUP)
+        .arg(&serving.consumer)
+        .arg(max)
+        .arg(scan_from)
+        .arg(serving.keys.task_prefix())
+        .arg(scripts::RECLAIM_SCAN)
+        .arg(serving.lease.as_millis() as u64)
+        .invoke::<redis::Value>(con)
+        .map_err(|e| serving.server.failed("reclaiming tasks of silent workers", e))?;
+    let mut parts = scripts::items(reply).into_iter();
+    let claimed = parts.next().map(scripts::entries).unwrap_or_default();
+    let next_in = parts
+        .next()
+        .as_ref()
+        .and_then(scripts::int)
+        .and_then(|ms| u64::try_from(ms).ok());
+    let scan_from = parts
+        .next()
+        .map(|v| scripts::text(&v))
+        .unwrap_or_else(|| "-".to_owned());
+    Ok((claimed, next_in, scan_from))
+}
+
+/// Starts each entry (one round trip for all), and hands those to run to the local
+/// pool.
+fn start_all(
+    serving: &Serving,
+    con: &mut Connection,
+    local: &LocalPool,
+    entries: Vec<Entry>,
+    done: &Sender<Finished>,
+) -> Result<(), ClusterError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let tasks_key = serving.keys.tasks();
+    let counts = serving.keys.counts();
+    let ttl = scripts::RESULT_TTL_MS.to_string();
+    let mut pipe = redis::pipe();
+    for entry in &entries {
+        let id = entry.field_text("id");
+        let reply = entry.field_text("reply");
+        pipe.add_command(scripts::evalsha(
+            &SCRIPTS.start,
+            &[&tasks_key, &serving.keys.task(&id), &reply, &counts],
+            &[
+                entry.id.as_bytes(),
+                serving.consumer.as_bytes(),
+                GROUP.as_bytes(),
+                id.as_bytes(),
+                ttl.as_bytes(),
+            ],
+        ));
+    }
+    let mut replies = pipe.query::<Vec<redis::Value>>(con);
+    if replies.as_ref().is_err_and(scripts::is_noscript) {
+        replies = SCRIPTS.load(con).and_then(|()| pipe.query(con));
+    }
+    let replies = replies.map_err(|e| serving.server.failed("starting tasks", e))?;
+    let mut replies = replies.into_iter();
+    for mut entry in entries {
+        let Some(started) = replies.next() else {
+            break;
+        };
+        let mut verdict = scripts::items(started).into_iter();
+        let kind = verdict.next().map(|v| scripts::text(&v)).unwrap_or_default();
+        if kind != "run" {
+            continue; // cancelled, expired, exhausted: the script has dealt with it
+        }
+        let token = verdict.next().as_ref().and_then(scripts::int).unwrap_or(0);
+        let lease = verdict
+            .next()
+            .as_ref()
+            .and_then(scripts::int)
+            .and_then(|ms| u64::try_from(ms).ok())
+            .filter(|&ms| ms > 0)
+            .map_or(serving.lease, Duration::from_millis);
+        let id = entry.field_text("id");
+        let name = entry.field_text("task");
+        let chunk = entry
+            .field_text("chunk")
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0);
+        let timeout = entry
+            .field_text("timeout")
+            .parse::<u64>()
+            .ok()
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis);
+        let reply = entry.field_text("reply");
+        let arg = entry.take_field("arg");
+        serving.held.lock().tasks.insert(
+            entry.id.clone(),
+            HeldTask {
+                id,
+                token,
+                lease,
+                reply,
+            },
+        );
+        let future = local.run(&name, &arg, chunk, timeout);
+        let done = done.clone();
+        let entry_id = entry.id;
+        future.add_done_callback(move |outcome| {
+            let outcome = match outcome {
+                Ok(result) => Ok(result.0.clone()),
+                Err(e) => Err(e.clone()),
+            };
+            // The finisher outlives every callback (run() waits for it).
+            let _ = done.send(Finished {
+                entry: entry_id,
+                outcome,
+            });
+        });
+    }
+    Ok(())
+}
