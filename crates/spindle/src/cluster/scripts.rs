@@ -91,6 +91,7 @@ const FINISH: &str = r"
 -- token, kind, body, thread
 local st = redis.call('HMGET', KEYS[2], 'state', 'starts', 'worker')
 if st[1] ~= 'running' or st[2] ~= ARGV[6] or st[3] ~= ARGV[2] then
+  redis.call('HINCRBY', KEYS[4], 'discarded', 1)
   return 0
 end
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[4], 'kind', ARGV[7], 'body', ARGV[8], 'thread', ARGV[9])

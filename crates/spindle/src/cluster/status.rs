@@ -33,6 +33,9 @@ pub struct PoolStatus {
     pub failed_after_max_deliveries: u64,
     /// Times a worker took over a task whose holder stopped renewing its lease.
     pub taken_over: u64,
+    /// Results a worker finished after losing the task's lease, discarded (the task's
+    /// result came, once, from the run that held it).
+    pub late_results_discarded: u64,
 }
 
 /// One worker of a pool.
@@ -166,5 +169,6 @@ fn read_pool(
         cancelled: count("cancelled"),
         failed_after_max_deliveries: count("exhausted"),
         taken_over: count("taken_over"),
+        late_results_discarded: count("discarded"),
     })
 }
