@@ -28,6 +28,7 @@ const URL: &str = "SPINDLE_CLUSTER_TEST_URL";
 const POOL: &str = "SPINDLE_CLUSTER_TEST_POOL";
 const LEASE_MS: &str = "SPINDLE_CLUSTER_TEST_LEASE_MS";
 const PROCESSES: &str = "SPINDLE_CLUSTER_TEST_PROCESSES";
+const MAX_FRAME: &str = "SPINDLE_CLUSTER_TEST_MAX_FRAME";
 
 spindle::task! {
     /// Logs its start and end (with its worker's pid), sleeping `ms` between: returns
@@ -156,7 +157,19 @@ impl WorkerProcess {
     /// Starts a worker of `pool` at `url` with `processes` local processes and tasks'
     /// default `lease`, and waits until it is listed in the pool.
     pub fn start(url: &str, pool: &str, processes: usize, lease: Duration) -> WorkerProcess {
+        WorkerProcess::start_limited(url, pool, processes, lease, 64 << 20)
+    }
+
+    /// As [`start`](WorkerProcess::start), refusing frames over `max_frame` bytes.
+    pub fn start_limited(
+        url: &str,
+        pool: &str,
+        processes: usize,
+        lease: Duration,
+        max_frame: usize,
+    ) -> WorkerProcess {
         let child = Command::new(std::env::current_exe().unwrap())
+            .env(MAX_FRAME, max_frame.to_string())
             .env(ROLE, "worker")
             .env(URL, url)
             .env(POOL, pool)
@@ -216,6 +229,7 @@ pub fn serve_if_worker() {
         .pool(var(POOL))
         .processes(var(PROCESSES).parse().unwrap())
         .lease(Duration::from_millis(var(LEASE_MS).parse().unwrap()))
+        .max_frame_size(var(MAX_FRAME).parse().unwrap())
         .build();
     let outcome = worker.and_then(Worker::run);
     match outcome {
