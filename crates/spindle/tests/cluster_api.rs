@@ -35,7 +35,10 @@ fn futures_work_with_as_completed_and_wait() {
     squares.sort();
     assert_eq!(squares, (1..=10u64).map(|n| n * n).collect::<Vec<_>>());
     // A panic is the first exception `wait` reports.
-    let mixed = vec![cluster.submit(PANICS_ON_ODD, 2), cluster.submit(PANICS_ON_ODD, 3)];
+    let mixed = vec![
+        cluster.submit(PANICS_ON_ODD, 2),
+        cluster.submit(PANICS_ON_ODD, 3),
+    ];
     let status = wait(&mixed, ReturnWhen::FirstException, Some(PATIENCE));
     assert!(status.done.contains(&1), "{status:?}");
 }
@@ -49,8 +52,9 @@ fn map_keeps_input_order_and_gives_each_item_its_result() {
     let squares: Vec<u64> = cluster.map(SQUARE, 0..50u64).map(Result::unwrap).collect();
     assert_eq!(squares, (0..50u64).map(|n| n * n).collect::<Vec<_>>());
     for chunksize in [1, 7, 100] {
-        let results: Vec<Result<u64, TaskError>> =
-            cluster.map_chunked(PANICS_ON_ODD, 0..30u64, chunksize).collect();
+        let results: Vec<Result<u64, TaskError>> = cluster
+            .map_chunked(PANICS_ON_ODD, 0..30u64, chunksize)
+            .collect();
         assert_eq!(results.len(), 30);
         for (n, r) in results.iter().enumerate() {
             match r {
@@ -74,7 +78,11 @@ fn the_default_pool_joins_a_programs_client_and_workers() {
     let pool = cluster.pool().to_owned();
     assert!(pool.starts_with("cluster_api-"), "{pool}");
     let worker = Worker::connect(&url).unwrap();
-    assert_eq!(worker.pool(), pool, "the same program, the same default pool");
+    assert_eq!(
+        worker.pool(),
+        pool,
+        "the same program, the same default pool"
+    );
     drop(worker);
     let _worker = WorkerProcess::start(&url, &pool, 1, LEASE);
     assert_eq!(get(cluster.submit(SQUARE, 12)), Ok(144));
@@ -93,10 +101,16 @@ fn a_password_in_the_url_is_used_and_never_shown() {
     let err = ClusterExecutor::connect(&wrong).unwrap_err();
     assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains(&format!("redis://:***@127.0.0.1:{}", server.port())), "{text}");
+    assert!(
+        text.contains(&format!("redis://:***@127.0.0.1:{}", server.port())),
+        "{text}"
+    );
     assert!(!text.contains("wrong"), "{text}");
     let none = format!("redis://127.0.0.1:{}", server.port());
-    assert!(ClusterExecutor::connect(&none).is_err(), "no password, no entry");
+    assert!(
+        ClusterExecutor::connect(&none).is_err(),
+        "no password, no entry"
+    );
 }
 
 fn arguments_and_results_over_the_frame_limit_are_refused() {
@@ -148,7 +162,11 @@ fn status_lists_pools_workers_and_counts() {
         log_lines(&log).iter().filter(|l| l.0 == "start").count() == 2
     });
     let status = pool_status(&url, "stat");
-    assert_eq!((status.running, status.queued, status.done), (2, 1, 0), "{status:?}");
+    assert_eq!(
+        (status.running, status.queued, status.done),
+        (2, 1, 0),
+        "{status:?}"
+    );
     let w = &status.workers[0];
     assert_eq!(w.pid, u64::from(worker.pid()));
     assert_eq!((w.processes, w.tasks_held), (2, 2), "{w:?}");
@@ -158,7 +176,10 @@ fn status_lists_pools_workers_and_counts() {
     }
     get(queued).unwrap();
     let status = pool_status(&url, "stat");
-    assert_eq!((status.running, status.queued, status.done, status.submitted), (0, 0, 3, 3));
+    assert_eq!(
+        (status.running, status.queued, status.done, status.submitted),
+        (0, 0, 3, 3)
+    );
 }
 
 fn shutdown_can_cancel_what_no_worker_started() {
@@ -171,9 +192,8 @@ fn shutdown_can_cancel_what_no_worker_started() {
         assert_eq!(f.result(), Err(TaskError::Cancelled));
     }
     assert_eq!(pool_status(&url, "shut").cancelled, 5);
-    let submitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        cluster.submit(SQUARE, 1)
-    }));
+    let submitted =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cluster.submit(SQUARE, 1)));
     assert!(submitted.is_err(), "submit after shutdown panics");
 }
 

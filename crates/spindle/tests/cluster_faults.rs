@@ -36,7 +36,12 @@ fn a_worker_killed_while_holding_tasks_loses_nothing() {
     let cluster = executor(&url, "kill", lease);
     let futures: Vec<Future<(u64, u32)>> = (0..12)
         // The first two (the victim's) run long enough to be killed mid-run.
-        .map(|tag| cluster.submit(SLEEPY, (log_arg(&log), tag, if tag < 2 { 2000 } else { 100 })))
+        .map(|tag| {
+            cluster.submit(
+                SLEEPY,
+                (log_arg(&log), tag, if tag < 2 { 2000 } else { 100 }),
+            )
+        })
         .collect();
     // The victim holds two tasks, mid-run, before the survivor exists.
     wait_until("the victim to start two tasks", || {
@@ -61,7 +66,11 @@ fn a_worker_killed_while_holding_tasks_loses_nothing() {
             "task {tag} ran on the victim, then again on the survivor"
         );
         let tag: usize = tag.parse().unwrap();
-        assert_eq!(results[tag].1, survivor.pid(), "its result came from the survivor");
+        assert_eq!(
+            results[tag].1,
+            survivor.pid(),
+            "its result came from the survivor"
+        );
     }
     let status = pool_status(&url, "kill");
     assert_eq!(status.done, 12, "one result published per task: {status:?}");
@@ -87,7 +96,9 @@ fn a_worker_stopped_past_its_lease_loses_the_task_and_its_late_result() {
     assert_eq!(get(f), Ok((1, other.pid())));
     assert_eq!(starts_of(&log, "1"), [stopped.pid(), other.pid()]);
     wait_until("the stopped worker's run to end", || {
-        log_lines(&log).iter().any(|l| l.0 == "end" && l.2 == stopped.pid())
+        log_lines(&log)
+            .iter()
+            .any(|l| l.0 == "end" && l.2 == stopped.pid())
     });
     stopped.signal(libc::SIGCONT);
     wait_until("the late finish to be discarded", || {
@@ -109,7 +120,11 @@ fn a_panicking_task_fails_with_panicked_and_is_not_run_again() {
     match get(f) {
         Err(TaskError::Panicked(p)) => {
             assert_eq!(p.message(), "bad input 7");
-            assert!(p.thread_name().contains("cluster worker"), "{}", p.thread_name());
+            assert!(
+                p.thread_name().contains("cluster worker"),
+                "{}",
+                p.thread_name()
+            );
         }
         other => panic!("expected Panicked, got {other:?}"),
     }
@@ -148,18 +163,32 @@ fn a_task_past_its_timeout_fails_with_timeout() {
     let lease = Duration::from_secs(1);
     let _worker = WorkerProcess::start(&url, "timeout", 1, lease);
     let cluster = executor(&url, "timeout", lease);
-    let f = cluster.submit_with_timeout(SLEEPY, (log_arg(&log), 1, 30_000), Duration::from_millis(300));
+    let f = cluster.submit_with_timeout(
+        SLEEPY,
+        (log_arg(&log), 1, 30_000),
+        Duration::from_millis(300),
+    );
     assert_eq!(get(f), Err(TaskError::Timeout));
     let by_default = ClusterExecutor::builder(&url)
         .pool("timeout")
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    assert_eq!(get(by_default.submit(SLEEPY, (log_arg(&log), 2, 30_000))), Err(TaskError::Timeout));
+    assert_eq!(
+        get(by_default.submit(SLEEPY, (log_arg(&log), 2, 30_000))),
+        Err(TaskError::Timeout)
+    );
     // A fast task under the same default is untouched.
-    assert_eq!(get(by_default.submit(SLEEPY, (log_arg(&log), 3, 1))).map(|r| r.0), Ok(3));
+    assert_eq!(
+        get(by_default.submit(SLEEPY, (log_arg(&log), 3, 1))).map(|r| r.0),
+        Ok(3)
+    );
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(starts_of(&log, "1").len(), 1, "a timed-out task never runs again");
+    assert_eq!(
+        starts_of(&log, "1").len(),
+        1,
+        "a timed-out task never runs again"
+    );
     assert_eq!(starts_of(&log, "2").len(), 1);
 }
 
@@ -179,13 +208,18 @@ fn cancel_succeeds_before_start_and_fails_after() {
     assert!(queued.cancel(), "cancelling again says it is cancelled");
     assert_eq!(queued.result(), Err(TaskError::Cancelled));
     let _worker = WorkerProcess::start(&url, "cancel", 1, lease);
-    wait_until("the second task to start", || starts_of(&log, "2").len() == 1);
+    wait_until("the second task to start", || {
+        starts_of(&log, "2").len() == 1
+    });
     assert!(!running.cancel(), "a started task cannot be cancelled");
     assert!(!running.cancelled());
     assert_eq!(get(running).map(|r| r.0), Ok(2));
     let after = cluster.submit(SLEEPY, (log_arg(&log), 3, 1));
     get(after).unwrap();
-    assert!(starts_of(&log, "1").is_empty(), "the cancelled task never ran");
+    assert!(
+        starts_of(&log, "1").is_empty(),
+        "the cancelled task never ran"
+    );
     assert_eq!(pool_status(&url, "cancel").cancelled, 1);
 }
 
@@ -206,7 +240,9 @@ fn a_task_that_kills_its_worker_every_time_fails_after_max_deliveries() {
     let mut workers = Vec::new();
     for round in 1..=2 {
         workers.push(WorkerProcess::start(&url, "killer", 1, lease));
-        wait_until("the next start", || starts_of(&log, "killer").len() == round);
+        wait_until("the next start", || {
+            starts_of(&log, "killer").len() == round
+        });
         workers.last_mut().unwrap().wait_exit();
     }
     let _third = WorkerProcess::start(&url, "killer", 1, lease);
@@ -242,7 +278,10 @@ fn sigterm_lets_a_worker_finish_its_tasks_and_return_ok() {
     assert!(status.success(), "run() did not return Ok: {status:?}");
     let lines = log_lines(&log);
     assert_eq!(
-        lines.iter().filter(|l| l.0 == "end" && l.2 == first.pid()).count(),
+        lines
+            .iter()
+            .filter(|l| l.0 == "end" && l.2 == first.pid())
+            .count(),
         2,
         "the held tasks finished: {lines:?}"
     );
@@ -251,11 +290,18 @@ fn sigterm_lets_a_worker_finish_its_tasks_and_return_ok() {
     assert_eq!(results.iter().filter(|r| r.1 == first.pid()).count(), 2);
     assert_eq!(results.iter().filter(|r| r.1 == second.pid()).count(), 2);
     for tag in 0..4 {
-        assert_eq!(starts_of(&log, &tag.to_string()).len(), 1, "task {tag} ran once");
+        assert_eq!(
+            starts_of(&log, &tag.to_string()).len(),
+            1,
+            "task {tag} ran once"
+        );
     }
     let status = pool_status(&url, "term");
     assert!(
-        status.workers.iter().all(|w| w.pid != u64::from(first.pid())),
+        status
+            .workers
+            .iter()
+            .all(|w| w.pid != u64::from(first.pid())),
         "the stopped worker left the pool: {status:?}"
     );
 }
@@ -280,7 +326,10 @@ fn two_pools_on_one_server_stay_apart() {
     let pools = spindle::cluster::status(&url, None).unwrap();
     let names: Vec<&str> = pools.iter().map(|p| p.pool.as_str()).collect();
     assert_eq!(names, ["alpha", "beta"]);
-    assert!(pools.iter().all(|p| p.done == 10 && p.workers.len() == 1), "{pools:?}");
+    assert!(
+        pools.iter().all(|p| p.done == 10 && p.workers.len() == 1),
+        "{pools:?}"
+    );
 }
 
 /// Redis killed while a client waits: the future fails with an error naming the
@@ -320,12 +369,20 @@ fn connecting_where_nothing_answers_fails_within_5s_naming_the_url() {
     for url in [&closed, &silent] {
         let started = Instant::now();
         let err = ClusterExecutor::connect(url).unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(5), "{url}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{url}: {:?}",
+            started.elapsed()
+        );
         assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
         assert!(err.to_string().contains(url.as_str()), "{err}");
         let started = Instant::now();
         let err = Worker::connect(url).unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(5), "{url}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{url}: {:?}",
+            started.elapsed()
+        );
         assert!(err.to_string().contains(url.as_str()), "{err}");
     }
 }

@@ -336,7 +336,10 @@ impl Shared {
                 let id = self.task_id(p.seq);
                 let record = self.keys.task(&id);
                 let chunk = p.chunk.unwrap_or(0).to_string();
-                let timeout = p.timeout.map_or(0, |t| t.as_millis().max(1) as u64).to_string();
+                let timeout = p
+                    .timeout
+                    .map_or(0, |t| t.as_millis().max(1) as u64)
+                    .to_string();
                 scripts::evalsha(
                     &SCRIPTS.submit,
                     &[&tasks_key, &record, &counts],

@@ -89,7 +89,9 @@ impl fmt::Display for ClusterError {
                 action,
                 reason,
             } => write!(f, "{action} at {url} failed: {reason}"),
-            ClusterError::Setup { reason } => write!(f, "the cluster worker cannot start: {reason}"),
+            ClusterError::Setup { reason } => {
+                write!(f, "the cluster worker cannot start: {reason}")
+            }
         }
     }
 }

@@ -58,7 +58,14 @@ fn publish(serving: &Serving, con: &mut Option<Connection>, batch: Vec<Finished>
         let held = serving.held.lock();
         batch
             .iter()
-            .filter_map(|f| Some(finish_cmd(serving, &f.entry, held.tasks.get(&f.entry)?, &f.outcome)))
+            .filter_map(|f| {
+                Some(finish_cmd(
+                    serving,
+                    &f.entry,
+                    held.tasks.get(&f.entry)?,
+                    &f.outcome,
+                ))
+            })
             .collect()
     };
     let give_up = Instant::now() + reconnect_window(serving.lease);
@@ -125,7 +132,12 @@ fn finish_cmd(
     let ttl = scripts::RESULT_TTL_MS.to_string();
     scripts::evalsha(
         &SCRIPTS.finish,
-        &[&serving.keys.tasks(), &record, &task.reply, &serving.keys.counts()],
+        &[
+            &serving.keys.tasks(),
+            &record,
+            &task.reply,
+            &serving.keys.counts(),
+        ],
         &[
             entry.as_bytes(),
             serving.consumer.as_bytes(),

@@ -84,7 +84,13 @@ pub(crate) fn default_pool() -> String {
         .unwrap_or_else(|| "spindle".to_owned());
     let program: String = program
         .chars()
-        .map(|c| if c == '{' || c == '}' || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if c == '{' || c == '}' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     format!("{program}-{:016x}", fingerprint(&local::task_signatures()))
 }

@@ -81,7 +81,11 @@ pub(crate) fn argument_refused(len: usize, limit: usize) -> TaskError {
 /// `TaskError` variant fails to compile here until it has a kind of its own.
 pub(crate) fn encode_error(error: &TaskError) -> (&'static str, String, String) {
     match error {
-        TaskError::Panicked(p) => ("panicked", p.message().to_owned(), p.thread_name().to_owned()),
+        TaskError::Panicked(p) => (
+            "panicked",
+            p.message().to_owned(),
+            p.thread_name().to_owned(),
+        ),
         TaskError::Timeout => ("timeout", String::new(), String::new()),
         TaskError::WorkerDied(why) => ("died", why.clone(), String::new()),
         TaskError::BrokenPool(why) => ("broken", why.clone(), String::new()),

@@ -27,7 +27,9 @@ pub(crate) fn start(shared: Arc<Shared>, con: Connection) -> JoinHandle<()> {
 
 fn run(shared: &Shared, mut con: Connection) {
     // A blocking read may take BLOCK_MS at the server before its reply.
-    let _ = con.set_read_timeout(Some(REPLY_TIMEOUT + std::time::Duration::from_millis(BLOCK_MS)));
+    let _ = con.set_read_timeout(Some(
+        REPLY_TIMEOUT + std::time::Duration::from_millis(BLOCK_MS),
+    ));
     let mut last = "0-0".to_owned();
     let mut trim_below: Option<String> = None;
     loop {

@@ -133,11 +133,7 @@ pub(crate) fn redact(url: &str) -> String {
     } else {
         "***".to_owned()
     };
-    format!(
-        "{}://{hidden}{}",
-        &url[..scheme_end],
-        &rest[at..]
-    )
+    format!("{}://{hidden}{}", &url[..scheme_end], &rest[at..])
 }
 
 /// The value of `field` in an `INFO` reply.

@@ -162,7 +162,11 @@ fn reclaim_once(
         .arg(scripts::RECLAIM_SCAN)
         .arg(serving.lease.as_millis() as u64)
         .invoke::<redis::Value>(con)
-        .map_err(|e| serving.server.failed("reclaiming tasks of silent workers", e))?;
+        .map_err(|e| {
+            serving
+                .server
+                .failed("reclaiming tasks of silent workers", e)
+        })?;
     let mut parts = scripts::items(reply).into_iter();
     let claimed = parts.next().map(scripts::entries).unwrap_or_default();
     let next_in = parts
@@ -219,7 +223,10 @@ fn start_all(
             break;
         };
         let mut verdict = scripts::items(started).into_iter();
-        let kind = verdict.next().map(|v| scripts::text(&v)).unwrap_or_default();
+        let kind = verdict
+            .next()
+            .map(|v| scripts::text(&v))
+            .unwrap_or_default();
         if kind != "run" {
             continue; // cancelled, expired, exhausted: the script has dealt with it
         }

@@ -129,7 +129,10 @@ impl RedisServer {
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
         let cmd = match &self.password {
-            Some(pw) => format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{pw}\r\n*1\r\n$4\r\nPING\r\n", pw.len()),
+            Some(pw) => format!(
+                "*2\r\n$4\r\nAUTH\r\n${}\r\n{pw}\r\n*1\r\n$4\r\nPING\r\n",
+                pw.len()
+            ),
             None => "*1\r\n$4\r\nPING\r\n".to_owned(),
         };
         if s.write_all(cmd.as_bytes()).is_err() {
