@@ -160,7 +160,11 @@ fn map_rate(cluster: &ClusterExecutor, items: u64, chunksize: usize) -> f64 {
 fn main() {
     spindle::process::init();
     if let Ok(url) = std::env::var(WORKER_URL) {
-        let worker = Worker::builder(&url).pool(POOL).processes(1).build().unwrap();
+        let worker = Worker::builder(&url)
+            .pool(POOL)
+            .processes(1)
+            .build()
+            .unwrap();
         worker.run().unwrap();
         return;
     }
@@ -168,7 +172,11 @@ fn main() {
     let url = server.url();
     let mut workers: Vec<Child> = (0..2).map(|_| worker_process(&url)).collect();
     let cluster = ClusterExecutor::builder(&url).pool(POOL).build().unwrap();
-    while spindle::cluster::status(&url, Some(POOL)).unwrap()[0].workers.len() < 2 {
+    while spindle::cluster::status(&url, Some(POOL)).unwrap()[0]
+        .workers
+        .len()
+        < 2
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
     let mut raw = Raw::new(&url);

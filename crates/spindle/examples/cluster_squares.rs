@@ -47,11 +47,17 @@ fn main() -> Result<(), ClusterError> {
     spindle::process::init();
     let mut args = std::env::args().skip(1);
     let role = args.next().unwrap_or_default();
-    let url = args.next().unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
     match role.as_str() {
         "worker" => {
             let worker = Worker::connect(&url)?;
-            eprintln!("worker {} serving pool {:?} at {url}; Ctrl-C stops it", worker.name(), worker.pool());
+            eprintln!(
+                "worker {} serving pool {:?} at {url}; Ctrl-C stops it",
+                worker.name(),
+                worker.pool()
+            );
             worker.run()?;
             eprintln!("stopped: every task it held has its result");
             Ok(())
@@ -66,11 +72,23 @@ fn main() -> Result<(), ClusterError> {
 
 fn client(url: &str) -> Result<(), ClusterError> {
     let cluster = ClusterExecutor::connect(url)?;
-    println!("submitting to pool {:?} at {}", cluster.pool(), cluster.url());
-    println!("ran on {}", cluster.submit(WHERE, ()).result().expect("a worker answers"));
+    println!(
+        "submitting to pool {:?} at {}",
+        cluster.pool(),
+        cluster.url()
+    );
+    println!(
+        "ran on {}",
+        cluster
+            .submit(WHERE, ())
+            .result()
+            .expect("a worker answers")
+    );
 
     let futures: Vec<_> = (1..=20).map(|n| cluster.submit(SLOW_SQUARE, n)).collect();
-    let total: u64 = as_completed(futures).map(|f| f.result().expect("a square")).sum();
+    let total: u64 = as_completed(futures)
+        .map(|f| f.result().expect("a square"))
+        .sum();
     println!("sum of the squares of 1..=20: {total}");
     assert_eq!(total, 2870);
 

@@ -680,10 +680,9 @@ impl ClusterExecutor {
         if self.shared.table.lock().shutdown {
             panic!("cannot schedule new futures after shutdown");
         }
-        if let Err(e) = self.ensure_reader() {
-            // The failure reaches each future below, as the submit fails too.
-            let _ = e;
-        }
+        // A reader that cannot start means a server that cannot be reached: the submit
+        // below fails too, and with it each future.
+        let _ = self.ensure_reader();
         let mut futures = Vec::new();
         let mut batch = Vec::new();
         for (arg, chunk) in args {
@@ -717,6 +716,11 @@ impl ClusterExecutor {
             futures.push(future);
         }
         self.shared.send(batch);
+        // The reader may have lost its connection while these were sent: start another,
+        // or fail what waits, so that no future waits for a reader that is gone.
+        if let Err(e) = self.ensure_reader() {
+            self.shared.fail_all(&TaskError::BrokenPool(e.to_string()));
+        }
         futures
     }
 

@@ -1,5 +1,5 @@
-//! The protocol's atomic steps, each one server-side Lua script: submit, start, finish,
-//! cancel, renew and reclaim. Each runs whole or not at all, so no interleaving of
+//! The protocol's atomic steps, each one server-side Lua script: submit, start (or
+//! take: read and start), finish, cancel, renew and reclaim. Each runs whole or not at all, so no interleaving of
 //! workers, clients and failures can publish a task's result twice.
 //!
 //! A task's record (`spindle:{P}:task:<id>`) moves through these states:
@@ -45,46 +45,86 @@ redis.call('HINCRBY', KEYS[3], 'submitted', 1)
 return entry
 ";
 
-const START: &str = r"
+/// The start step as a Lua function, shared by START (one entry) and TAKE (the next
+/// entries of the stream, read and started in one call).
+macro_rules! start_fn {
+    () => {
+        r"
+-- Starts the task of stream entry `entry` (record key `record`) for `worker`:
+-- returns {verdict, starts, lease_ms}; only 'run' means the caller runs the task.
+local function start(tasks, record, reply, counts, entry, worker, group, id, ttl)
+  local st = redis.call('HMGET', record, 'state', 'starts', 'max', 'worker', 'lease')
+  local function retire()
+    redis.call('XACK', tasks, group, entry)
+    redis.call('XDEL', tasks, entry)
+  end
+  local function publish(kind, body)
+    redis.call('XADD', reply, '*', 'id', id, 'kind', kind, 'body', body)
+    redis.call('PEXPIRE', reply, ttl)
+  end
+  if not st[1] then
+    retire()
+    publish('died', 'the task record expired at the server before a worker started it')
+    redis.call('HINCRBY', counts, 'done', 1)
+    return {'gone', 0, 0}
+  end
+  if st[1] == 'cancelled' then
+    retire()
+    return {'cancelled', 0, 0}
+  end
+  if st[1] ~= 'queued' then
+    return {'held', 0, 0}
+  end
+  local starts = tonumber(st[2]) + 1
+  if starts > tonumber(st[3]) then
+    retire()
+    publish('died', 'the task was started ' .. st[2] .. ' times (max_deliveries) and each ' ..
+      'time its worker stopped renewing its lease; the last was ' .. (st[4] or 'unknown'))
+    redis.call('DEL', record)
+    redis.call('HINCRBY', counts, 'exhausted', 1)
+    redis.call('HINCRBY', counts, 'done', 1)
+    return {'exhausted', 0, 0}
+  end
+  redis.call('HSET', record, 'state', 'running', 'starts', starts, 'worker', worker)
+  publish('started', '')
+  redis.call('HINCRBY', counts, 'started', 1)
+  return {'run', starts, st[5]}
+end
+"
+    };
+}
+
+const START: &str = concat!(
+    start_fn!(),
+    r"
 -- KEYS: tasks, record, reply, counts. ARGV: entry, worker, group, id, result_ttl_ms
--- Returns {verdict, starts, lease_ms}; only 'run' means the caller runs the task.
-local st = redis.call('HMGET', KEYS[2], 'state', 'starts', 'max', 'worker', 'lease')
-local function retire()
-  redis.call('XACK', KEYS[1], ARGV[3], ARGV[1])
-  redis.call('XDEL', KEYS[1], ARGV[1])
+return start(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+"
+);
+
+const TAKE: &str = concat!(
+    start_fn!(),
+    r"
+-- KEYS: tasks, counts. ARGV: group, worker, count, result_ttl_ms, record_prefix
+-- Reads up to `count` new entries (without blocking) and starts each: returns, per
+-- entry, {entry id, fields, verdict, starts, lease_ms}. The records and reply streams
+-- are found through the entries' fields, in the pool's slot.
+local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', tonumber(ARGV[3]),
+  'STREAMS', KEYS[1], '>')
+local out = {}
+if not read then return out end
+for _, e in ipairs(read[1][2]) do
+  local fields, id, reply = e[2], '', ''
+  for j = 1, #fields, 2 do
+    if fields[j] == 'id' then id = fields[j + 1] end
+    if fields[j] == 'reply' then reply = fields[j + 1] end
+  end
+  local v = start(KEYS[1], ARGV[5] .. id, reply, KEYS[2], e[1], ARGV[2], ARGV[1], id, ARGV[4])
+  table.insert(out, {e[1], fields, v[1], v[2], v[3]})
 end
-local function publish(kind, body)
-  redis.call('XADD', KEYS[3], '*', 'id', ARGV[4], 'kind', kind, 'body', body)
-  redis.call('PEXPIRE', KEYS[3], ARGV[5])
-end
-if not st[1] then
-  retire()
-  publish('died', 'the task record expired at the server before a worker started it')
-  redis.call('HINCRBY', KEYS[4], 'done', 1)
-  return {'gone', 0}
-end
-if st[1] == 'cancelled' then
-  retire()
-  return {'cancelled', 0}
-end
-if st[1] ~= 'queued' then
-  return {'held', 0}
-end
-local starts = tonumber(st[2]) + 1
-if starts > tonumber(st[3]) then
-  retire()
-  publish('died', 'the task was started ' .. st[2] .. ' times (max_deliveries) and each time ' ..
-    'its worker stopped renewing its lease; the last was ' .. (st[4] or 'unknown'))
-  redis.call('DEL', KEYS[2])
-  redis.call('HINCRBY', KEYS[4], 'exhausted', 1)
-  redis.call('HINCRBY', KEYS[4], 'done', 1)
-  return {'exhausted', 0}
-end
-redis.call('HSET', KEYS[2], 'state', 'running', 'starts', starts, 'worker', ARGV[2])
-publish('started', '')
-redis.call('HINCRBY', KEYS[4], 'started', 1)
-return {'run', starts, st[5]}
-";
+return out
+"
+);
 
 const FINISH: &str = r"
 -- KEYS: tasks, record, reply, counts. ARGV: entry, worker, group, id, result_ttl_ms,
@@ -213,6 +253,7 @@ return #held
 pub(crate) struct Scripts {
     pub(crate) submit: Script,
     pub(crate) start: Script,
+    pub(crate) take: Script,
     pub(crate) finish: Script,
     pub(crate) cancel: Script,
     pub(crate) renew: Script,
@@ -223,6 +264,7 @@ pub(crate) struct Scripts {
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     submit: Script::new(SUBMIT),
     start: Script::new(START),
+    take: Script::new(TAKE),
     finish: Script::new(FINISH),
     cancel: Script::new(CANCEL),
     renew: Script::new(RENEW),
@@ -235,7 +277,7 @@ impl Scripts {
     /// hash (`EVALSHA`).
     pub(crate) fn load(&self, con: &mut Connection) -> redis::RedisResult<()> {
         let mut pipe = redis::pipe();
-        for source in [SUBMIT, START, FINISH, CANCEL, RENEW, RECLAIM, LEAVE] {
+        for source in [SUBMIT, START, TAKE, FINISH, CANCEL, RENEW, RECLAIM, LEAVE] {
             pipe.cmd("SCRIPT").arg("LOAD").arg(source);
         }
         pipe.query::<Vec<String>>(con).map(drop)

@@ -60,12 +60,9 @@ pub(crate) fn serve(
             }),
         };
         match taken {
-            Ok(entries) => {
+            Ok(started) => {
                 link.lost_since = None;
-                let con = link.con.as_mut().expect("connected");
-                if let Err(e) = start_all(serving, con, local, entries, &done) {
-                    link.lost(serving, e)?;
-                }
+                run_started(serving, local, started, &done);
             }
             Err(e) => link.lost(serving, e)?,
         }
@@ -99,13 +96,22 @@ struct Reclaim {
     scan_from: String,
 }
 
-/// Up to `free` entries: reclaimed ones when a reclaim is due, else new ones.
+/// An entry the start script has ruled on: `verdict` "run" means run it now, as the
+/// run numbered `token`, under a lease of `lease_ms` (0: the worker's own).
+struct Started {
+    entry: Entry,
+    verdict: String,
+    token: i64,
+    lease_ms: u64,
+}
+
+/// Up to `free` tasks, started: reclaimed ones when a reclaim is due, else new ones.
 fn take(
     serving: &Serving,
     con: &mut Connection,
     reclaim: &mut Reclaim,
     free: usize,
-) -> Result<Vec<Entry>, ClusterError> {
+) -> Result<Vec<Started>, ClusterError> {
     let now = Instant::now();
     if now >= reclaim.due {
         let (claimed, next_in, scan_from) = reclaim_once(serving, con, free, &reclaim.scan_from)?;
@@ -118,9 +124,15 @@ fn take(
         };
         reclaim.due = now + pause;
         if !claimed.is_empty() {
-            return Ok(claimed);
+            return start_entries(serving, con, claimed);
         }
     }
+    // Busy: the next entries, read and started in one round trip.
+    let taken = take_now(serving, con, free)?;
+    if !taken.is_empty() {
+        return Ok(taken);
+    }
+    // Idle: wait at the server for an entry (until the next reclaim is due).
     let block = reclaim
         .due
         .saturating_duration_since(Instant::now())
@@ -138,7 +150,56 @@ fn take(
         .arg(">")
         .query::<redis::Value>(con)
         .map_err(|e| serving.server.failed("reading the task stream", e))?;
-    Ok(scripts::read_reply(reply))
+    start_entries(serving, con, scripts::read_reply(reply))
+}
+
+/// The take script: up to `free` new entries, each started.
+fn take_now(
+    serving: &Serving,
+    con: &mut Connection,
+    free: usize,
+) -> Result<Vec<Started>, ClusterError> {
+    let reply = SCRIPTS
+        .take
+        .key(serving.keys.tasks())
+        .key(serving.keys.counts())
+        .arg(GROUP)
+        .arg(&serving.consumer)
+        .arg(free)
+        .arg(scripts::RESULT_TTL_MS)
+        .arg(serving.keys.task_prefix())
+        .invoke::<redis::Value>(con)
+        .map_err(|e| serving.server.failed("taking tasks", e))?;
+    Ok(scripts::items(reply)
+        .into_iter()
+        .filter_map(|one| {
+            let mut parts = scripts::items(one).into_iter();
+            let id = scripts::text(&parts.next()?);
+            let fields = parts.next()?;
+            let entry = scripts::entries(redis::Value::Array(vec![redis::Value::Array(vec![
+                redis::Value::BulkString(id.into_bytes()),
+                fields,
+            ])]))
+            .pop()?;
+            Some(verdict(entry, parts.collect()))
+        })
+        .collect())
+}
+
+/// What the start script said about `entry`: `{verdict, starts, lease_ms}`.
+fn verdict(entry: Entry, said: Vec<redis::Value>) -> Started {
+    let mut said = said.into_iter();
+    Started {
+        entry,
+        verdict: said.next().map(|v| scripts::text(&v)).unwrap_or_default(),
+        token: said.next().as_ref().and_then(scripts::int).unwrap_or(0),
+        lease_ms: said
+            .next()
+            .as_ref()
+            .and_then(scripts::int)
+            .and_then(|ms| u64::try_from(ms).ok())
+            .unwrap_or(0),
+    }
 }
 
 /// One reclaim: the entries claimed, the milliseconds until the next lease seen runs
@@ -181,17 +242,14 @@ fn reclaim_once(
     Ok((claimed, next_in, scan_from))
 }
 
-/// Starts each entry (one round trip for all), and hands those to run to the local
-/// pool.
-fn start_all(
+/// Starts each entry with the start script, one round trip for all.
+fn start_entries(
     serving: &Serving,
     con: &mut Connection,
-    local: &LocalPool,
     entries: Vec<Entry>,
-    done: &Sender<Finished>,
-) -> Result<(), ClusterError> {
+) -> Result<Vec<Started>, ClusterError> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let tasks_key = serving.keys.tasks();
     let counts = serving.keys.counts();
@@ -217,27 +275,35 @@ fn start_all(
         replies = SCRIPTS.load(con).and_then(|()| pipe.query(con));
     }
     let replies = replies.map_err(|e| serving.server.failed("starting tasks", e))?;
-    let mut replies = replies.into_iter();
-    for mut entry in entries {
-        let Some(started) = replies.next() else {
-            break;
-        };
-        let mut verdict = scripts::items(started).into_iter();
-        let kind = verdict
-            .next()
-            .map(|v| scripts::text(&v))
-            .unwrap_or_default();
-        if kind != "run" {
+    Ok(entries
+        .into_iter()
+        .zip(replies)
+        .map(|(entry, said)| verdict(entry, scripts::items(said)))
+        .collect())
+}
+
+/// Hands each task the start script said to run to the local pool; its outcome goes
+/// to the finisher.
+fn run_started(
+    serving: &Serving,
+    local: &LocalPool,
+    started: Vec<Started>,
+    done: &Sender<Finished>,
+) {
+    for Started {
+        mut entry,
+        verdict,
+        token,
+        lease_ms,
+    } in started
+    {
+        if verdict != "run" {
             continue; // cancelled, expired, exhausted: the script has dealt with it
         }
-        let token = verdict.next().as_ref().and_then(scripts::int).unwrap_or(0);
-        let lease = verdict
-            .next()
-            .as_ref()
-            .and_then(scripts::int)
-            .and_then(|ms| u64::try_from(ms).ok())
-            .filter(|&ms| ms > 0)
-            .map_or(serving.lease, Duration::from_millis);
+        let lease = match lease_ms {
+            0 => serving.lease,
+            ms => Duration::from_millis(ms),
+        };
         let id = entry.field_text("id");
         let name = entry.field_text("task");
         let chunk = entry
@@ -253,6 +319,7 @@ fn start_all(
             .map(Duration::from_millis);
         let reply = entry.field_text("reply");
         let arg = entry.take_field("arg");
+        // Held before it runs: its outcome, however fast, finds it.
         serving.held.lock().tasks.insert(
             entry.id.clone(),
             HeldTask {
@@ -277,5 +344,4 @@ fn start_all(
             });
         });
     }
-    Ok(())
 }
