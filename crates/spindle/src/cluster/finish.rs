@@ -1,18 +1,21 @@
 //! The worker's finisher thread: publishes each finished task's outcome with the
-//! finish script, many per round trip. A finish whose run lost its lease is discarded
-//! by the script; one the server could not hear is tried again until the server has
-//! been gone for the reconnect window.
+//! finish script, many per round trip, and in the same round trip takes the next tasks
+//! for the local processes those outcomes freed (the take script), so that a busy
+//! worker goes from one task to the next in one round trip. A finish whose run lost
+//! its lease is discarded by the script; one the server could not hear is tried again
+//! until the server has been gone for the reconnect window.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use redis::Connection;
 
 use super::keys::GROUP;
-use super::local;
+use super::local::{self, LocalPool};
 use super::scripts::{self, SCRIPTS};
-use super::worker::{Serving, reconnect_window};
+use super::signals;
+use super::take::{self, parse_taken, run_started, take_cmd};
+use super::worker::{HeldTask, Serving, reconnect_window};
 use crate::futures::TaskError;
 use crate::thread::{JoinHandle, Thread};
 
@@ -25,94 +28,121 @@ pub(crate) struct Finished {
 /// Outcomes published per round trip, at most.
 const BATCH: usize = 256;
 
-pub(crate) fn start(serving: Arc<Serving>, done: Receiver<Finished>) -> JoinHandle<()> {
-    Thread::new(move || run(&serving, &done))
+pub(crate) fn start(
+    serving: Arc<Serving>,
+    local: Arc<LocalPool>,
+    processes: usize,
+) -> JoinHandle<()> {
+    Thread::new(move || run(&serving, &local, processes))
         .name("cluster-worker-finisher")
         .daemon(true)
         .start()
         .expect("cannot start the cluster worker's finisher thread")
 }
 
-fn run(serving: &Serving, done: &Receiver<Finished>) {
+/// Publishes outcomes as they come, until the worker stops and holds nothing.
+fn run(serving: &Arc<Serving>, local: &LocalPool, processes: usize) {
     let mut con: Option<Connection> = None;
     loop {
-        let first = match done.recv_timeout(Duration::from_millis(500)) {
-            Ok(f) => f,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match done.try_recv() {
-                Ok(f) => batch.push(f),
-                Err(_) => break,
+        let (batch, free) = {
+            let mut held = serving.held.lock();
+            while held.outcomes.is_empty() {
+                if held.stopping && held.tasks.is_empty() {
+                    return;
+                }
+                held.wait_timeout(Duration::from_millis(500));
             }
-        }
-        publish(serving, &mut con, batch);
+            let n = held.outcomes.len().min(BATCH);
+            let batch: Vec<Finished> = held.outcomes.drain(..n).collect();
+            // The processes these outcomes free, taken for again right away.
+            let finishing = batch
+                .iter()
+                .filter(|f| held.tasks.contains_key(&f.entry))
+                .count();
+            let free = if held.stopping || signals::stop_requested() {
+                0
+            } else {
+                processes.saturating_sub(held.tasks.len() - finishing + held.reserved)
+            };
+            held.reserved += free;
+            (batch, free)
+        };
+        publish(serving, &mut con, local, batch, free);
     }
 }
 
-/// Publishes `batch`, retrying through lost connections; then lets its tasks go.
-fn publish(serving: &Serving, con: &mut Option<Connection>, batch: Vec<Finished>) {
-    let cmds: Vec<redis::Cmd> = {
+/// Publishes `batch` and takes up to `free` new tasks, in one round trip, retrying
+/// through lost connections; then lets the finished tasks go and runs the new ones.
+fn publish(
+    serving: &Arc<Serving>,
+    con: &mut Option<Connection>,
+    local: &LocalPool,
+    batch: Vec<Finished>,
+    free: usize,
+) {
+    let mut pipe = redis::pipe();
+    {
         let held = serving.held.lock();
-        batch
-            .iter()
-            .filter_map(|f| {
-                Some(finish_cmd(
-                    serving,
-                    &f.entry,
-                    held.tasks.get(&f.entry)?,
-                    &f.outcome,
-                ))
-            })
-            .collect()
-    };
+        for f in &batch {
+            if let Some(task) = held.tasks.get(&f.entry) {
+                pipe.add_command(finish_cmd(serving, &f.entry, task, &f.outcome));
+            }
+        }
+    }
+    if free > 0 {
+        pipe.add_command(take_cmd(serving, free));
+    }
     let give_up = Instant::now() + reconnect_window(serving.lease);
-    loop {
+    let replies = loop {
         let sent = match con.as_mut() {
             Some(c) => {
-                let mut pipe = redis::pipe();
-                for cmd in &cmds {
-                    pipe.add_command(cmd.clone());
-                }
                 let mut sent = pipe.query::<Vec<redis::Value>>(c);
                 if sent.as_ref().is_err_and(scripts::is_noscript) {
                     sent = SCRIPTS.load(c).and_then(|()| pipe.query(c));
                 }
                 sent.map_err(|e| serving.server.failed("publishing results", e))
             }
-            None => serving.reconnect().map(|c| {
-                *con = Some(c);
-                Vec::new()
-            }),
+            None => match serving.reconnect() {
+                Ok(c) => {
+                    *con = Some(c);
+                    continue;
+                }
+                Err(e) => Err(e),
+            },
         };
         match sent {
-            Ok(replies) if con.is_some() && (replies.len() == cmds.len()) => break,
-            Ok(_) => continue, // just connected: send now
+            Ok(replies) => break Some(replies),
             Err(e) => {
                 *con = None;
                 if Instant::now() >= give_up {
                     serving.held.lock().fatal.get_or_insert(e);
-                    break;
+                    break None;
                 }
                 crate::thread::sleep(Duration::from_millis(200));
             }
         }
+    };
+    {
+        let mut held = serving.held.lock();
+        for f in &batch {
+            held.tasks.remove(&f.entry);
+        }
     }
-    let mut held = serving.held.lock();
-    for f in &batch {
-        held.tasks.remove(&f.entry);
-    }
-    drop(held);
     serving.held.notify_all();
+    match replies {
+        Some(mut replies) if free > 0 => {
+            let taken = replies.pop().map(parse_taken).unwrap_or_default();
+            run_started(serving, local, taken, free);
+        }
+        _ => take::release(serving, free),
+    }
 }
 
 /// The finish script's call for one outcome.
 fn finish_cmd(
     serving: &Serving,
     entry: &str,
-    task: &super::worker::HeldTask,
+    task: &HeldTask,
     outcome: &Result<Vec<u8>, TaskError>,
 ) -> redis::Cmd {
     let (kind, body, thread): (&str, Vec<u8>, String) = match outcome {

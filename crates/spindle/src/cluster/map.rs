@@ -106,7 +106,10 @@ where
                 Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
             };
             self.current = results.into_iter();
-            self.fill();
+            // Refill in batches (one round trip each), not one chunk per result.
+            if self.chunks.len() <= self.ahead / 2 {
+                self.fill();
+            }
         }
     }
 }

@@ -78,11 +78,11 @@ impl Signals {
         }
         Ok(())
     }
+}
 
-    /// Whether SIGTERM or SIGINT has arrived since [`listen`](Signals::listen).
-    pub(crate) fn stop_requested(&self) -> bool {
-        STOP.load(Ordering::SeqCst)
-    }
+/// Whether SIGTERM or SIGINT has arrived since a worker began to listen.
+pub(crate) fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
 }
 
 impl Drop for Signals {

@@ -3,7 +3,6 @@
 //! and hands it to a local process.
 
 use std::sync::Arc;
-use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use redis::Connection;
@@ -13,7 +12,7 @@ use super::finish::Finished;
 use super::keys::GROUP;
 use super::local::LocalPool;
 use super::scripts::{self, Entry, SCRIPTS};
-use super::signals::Signals;
+use super::signals;
 use super::worker::{HeldTask, Serving, reconnect_window};
 
 /// The longest one blocking read waits at the server: how soon a stop is noticed.
@@ -25,10 +24,8 @@ const MIN_RECLAIM_GAP: Duration = Duration::from_millis(20);
 pub(crate) fn serve(
     serving: &Arc<Serving>,
     con: Connection,
-    local: &LocalPool,
+    local: &Arc<LocalPool>,
     processes: usize,
-    signals: &Signals,
-    done: Sender<Finished>,
 ) -> Result<(), ClusterError> {
     let mut link = Link {
         con: Some(con),
@@ -38,16 +35,19 @@ pub(crate) fn serve(
         due: Instant::now(),
         scan_from: "-".to_owned(),
     };
-    while !signals.stop_requested() {
-        if let Some(e) = serving.held.lock().fatal.take() {
-            return Err(e);
-        }
+    while !signals::stop_requested() {
         let free = {
             let mut held = serving.held.lock();
-            if held.tasks.len() >= processes {
-                held.wait_timeout(BLOCK);
+            if let Some(e) = held.fatal.take() {
+                return Err(e);
             }
-            processes.saturating_sub(held.tasks.len())
+            let mut free = held.reserve(processes);
+            if free == 0 {
+                // Every local process is busy: the finisher takes their next tasks.
+                held.wait_timeout(BLOCK);
+                free = held.reserve(processes);
+            }
+            free
         };
         if free == 0 {
             continue;
@@ -62,12 +62,21 @@ pub(crate) fn serve(
         match taken {
             Ok(started) => {
                 link.lost_since = None;
-                run_started(serving, local, started, &done);
+                run_started(serving, local, started, free);
             }
-            Err(e) => link.lost(serving, e)?,
+            Err(e) => {
+                release(serving, free);
+                link.lost(serving, e)?;
+            }
         }
     }
     Ok(())
+}
+
+/// Gives back `reserved` local processes that no task was taken for.
+pub(crate) fn release(serving: &Serving, reserved: usize) {
+    serving.held.lock().reserved -= reserved;
+    serving.held.notify_all();
 }
 
 /// The serving loop's connection, and since when the server has been unreachable.
@@ -98,7 +107,7 @@ struct Reclaim {
 
 /// An entry the start script has ruled on: `verdict` "run" means run it now, as the
 /// run numbered `token`, under a lease of `lease_ms` (0: the worker's own).
-struct Started {
+pub(crate) struct Started {
     entry: Entry,
     verdict: String,
     token: i64,
@@ -159,31 +168,46 @@ fn take_now(
     con: &mut Connection,
     free: usize,
 ) -> Result<Vec<Started>, ClusterError> {
-    let reply = SCRIPTS
-        .take
-        .key(serving.keys.tasks())
-        .key(serving.keys.counts())
-        .arg(GROUP)
-        .arg(&serving.consumer)
-        .arg(free)
-        .arg(scripts::RESULT_TTL_MS)
-        .arg(serving.keys.task_prefix())
-        .invoke::<redis::Value>(con)
-        .map_err(|e| serving.server.failed("taking tasks", e))?;
-    Ok(scripts::items(reply)
+    let cmd = take_cmd(serving, free);
+    let mut reply = cmd.query::<redis::Value>(con);
+    if reply.as_ref().is_err_and(scripts::is_noscript) {
+        reply = SCRIPTS.load(con).and_then(|()| cmd.query(con));
+    }
+    let reply = reply.map_err(|e| serving.server.failed("taking tasks", e))?;
+    Ok(parse_taken(reply))
+}
+
+/// The take script's call (for a pipeline: the scripts are loaded).
+pub(crate) fn take_cmd(serving: &Serving, free: usize) -> redis::Cmd {
+    let (free, ttl) = (free.to_string(), scripts::RESULT_TTL_MS.to_string());
+    scripts::evalsha(
+        &SCRIPTS.take,
+        &[&serving.keys.tasks(), &serving.keys.counts()],
+        &[
+            GROUP.as_bytes(),
+            serving.consumer.as_bytes(),
+            free.as_bytes(),
+            ttl.as_bytes(),
+            serving.keys.task_prefix().as_bytes(),
+        ],
+    )
+}
+
+/// The take script's reply: per entry, `{id, fields, verdict, starts, lease_ms}`.
+pub(crate) fn parse_taken(reply: redis::Value) -> Vec<Started> {
+    scripts::items(reply)
         .into_iter()
         .filter_map(|one| {
             let mut parts = scripts::items(one).into_iter();
-            let id = scripts::text(&parts.next()?);
+            let id = parts.next()?;
             let fields = parts.next()?;
             let entry = scripts::entries(redis::Value::Array(vec![redis::Value::Array(vec![
-                redis::Value::BulkString(id.into_bytes()),
-                fields,
+                id, fields,
             ])]))
             .pop()?;
             Some(verdict(entry, parts.collect()))
         })
-        .collect())
+        .collect()
 }
 
 /// What the start script said about `entry`: `{verdict, starts, lease_ms}`.
@@ -282,66 +306,73 @@ fn start_entries(
         .collect())
 }
 
-/// Hands each task the start script said to run to the local pool; its outcome goes
-/// to the finisher.
-fn run_started(
-    serving: &Serving,
+/// Hands each task the start script said to run to the local pool, and gives back the
+/// `reserved` processes (now held, or idle again). Each outcome goes to the finisher.
+pub(crate) fn run_started(
+    serving: &Arc<Serving>,
     local: &LocalPool,
     started: Vec<Started>,
-    done: &Sender<Finished>,
+    reserved: usize,
 ) {
-    for Started {
-        mut entry,
-        verdict,
-        token,
-        lease_ms,
-    } in started
+    let mut runs = Vec::new();
     {
-        if verdict != "run" {
-            continue; // cancelled, expired, exhausted: the script has dealt with it
+        let mut held = serving.held.lock();
+        for Started {
+            mut entry,
+            verdict,
+            token,
+            lease_ms,
+        } in started
+        {
+            if verdict != "run" {
+                continue; // cancelled, expired, exhausted: the script has dealt with it
+            }
+            let lease = match lease_ms {
+                0 => serving.lease,
+                ms => Duration::from_millis(ms),
+            };
+            let chunk = entry
+                .field_text("chunk")
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0);
+            let timeout = entry
+                .field_text("timeout")
+                .parse::<u64>()
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis);
+            // Held before it runs: its outcome, however fast, finds it.
+            held.tasks.insert(
+                entry.id.clone(),
+                HeldTask {
+                    id: entry.field_text("id"),
+                    token,
+                    lease,
+                    reply: entry.field_text("reply"),
+                },
+            );
+            let name = entry.field_text("task");
+            let arg = entry.take_field("arg");
+            runs.push((entry.id, name, arg, chunk, timeout));
         }
-        let lease = match lease_ms {
-            0 => serving.lease,
-            ms => Duration::from_millis(ms),
-        };
-        let id = entry.field_text("id");
-        let name = entry.field_text("task");
-        let chunk = entry
-            .field_text("chunk")
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0);
-        let timeout = entry
-            .field_text("timeout")
-            .parse::<u64>()
-            .ok()
-            .filter(|&ms| ms > 0)
-            .map(Duration::from_millis);
-        let reply = entry.field_text("reply");
-        let arg = entry.take_field("arg");
-        // Held before it runs: its outcome, however fast, finds it.
-        serving.held.lock().tasks.insert(
-            entry.id.clone(),
-            HeldTask {
-                id,
-                token,
-                lease,
-                reply,
-            },
-        );
+        held.reserved -= reserved;
+    }
+    serving.held.notify_all();
+    for (entry, name, arg, chunk, timeout) in runs {
         let future = local.run(&name, &arg, chunk, timeout);
-        let done = done.clone();
-        let entry_id = entry.id;
+        let serving = Arc::clone(serving);
         future.add_done_callback(move |outcome| {
             let outcome = match outcome {
                 Ok(result) => Ok(result.0.clone()),
                 Err(e) => Err(e.clone()),
             };
-            // The finisher outlives every callback (run() waits for it).
-            let _ = done.send(Finished {
-                entry: entry_id,
-                outcome,
-            });
+            serving
+                .held
+                .lock()
+                .outcomes
+                .push(Finished { entry, outcome });
+            serving.held.notify_all();
         });
     }
 }

@@ -10,12 +10,13 @@ use redis::Connection;
 
 use super::client::{DEFAULT_LEASE, MIN_LEASE, prepare_pool};
 use super::error::ClusterError;
+use super::finish::{self, Finished};
 use super::keys::{self, GROUP, Keys};
 use super::local::{self, LocalPool};
 use super::scripts::SCRIPTS;
 use super::server::Server;
 use super::signals::Signals;
-use super::{finish, lease, take};
+use super::{lease, take};
 use crate::sync::{Condition, Event};
 
 /// A cluster worker: takes tasks from a pool on a Redis server and runs each in one of
@@ -123,6 +124,9 @@ impl WorkerBuilder {
             lease: self.lease,
             held: Condition::new(Held {
                 tasks: HashMap::new(),
+                reserved: 0,
+                outcomes: Vec::new(),
+                stopping: false,
                 fatal: None,
             }),
             stop_beating: Event::new(),
@@ -215,22 +219,23 @@ impl Worker {
         let mut signals = Signals::block()?;
         // Started while the signals are blocked: the threads and the local processes
         // keep them blocked.
-        let local = LocalPool::start(processes, max_frame);
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let finisher = finish::start(Arc::clone(&serving), done_rx);
+        let local = Arc::new(LocalPool::start(processes, max_frame));
+        let finisher = finish::start(Arc::clone(&serving), Arc::clone(&local), processes);
         let heartbeat = lease::start(Arc::clone(&serving));
         let served = signals
             .listen()
-            .and_then(|()| take::serve(&serving, con, &local, processes, &signals, done_tx));
-        // Drain: the finisher publishes what the local processes still run.
+            .and_then(|()| take::serve(&serving, con, &local, processes));
+        // Drain: the finisher publishes what the local processes still run, then ends.
         {
             let mut held = serving.held.lock();
+            held.stopping = true;
+            serving.held.notify_all();
             while !held.tasks.is_empty() {
                 held.wait();
             }
         }
-        local.shutdown();
         let _ = finisher.join();
+        local.shutdown();
         serving.stop_beating.set();
         let _ = heartbeat.join();
         let fatal = serving.held.lock().fatal.take();
@@ -272,10 +277,31 @@ pub(crate) struct Serving {
     pub(crate) stop_beating: Event,
 }
 
+/// The worker's tasks, and the outcomes on their way to the server. The serving loop
+/// and the finisher both take tasks: each first reserves the local processes it takes
+/// for, so that together they never hold more tasks than processes.
 pub(crate) struct Held {
     pub(crate) tasks: HashMap<String, HeldTask>,
+    /// Local processes a taker is taking a task for right now.
+    pub(crate) reserved: usize,
+    /// Outcomes of local runs, for the finisher (in the order they came).
+    pub(crate) outcomes: Vec<Finished>,
+    /// No new task: a signal came, or the server is gone.
+    pub(crate) stopping: bool,
     /// Why the worker must stop: the server stayed unreachable.
     pub(crate) fatal: Option<ClusterError>,
+}
+
+impl Held {
+    /// Reserves every idle local process (none once stopping); how many.
+    pub(crate) fn reserve(&mut self, processes: usize) -> usize {
+        if self.stopping || super::signals::stop_requested() {
+            return 0;
+        }
+        let free = processes.saturating_sub(self.tasks.len() + self.reserved);
+        self.reserved += free;
+        free
+    }
 }
 
 /// A task this worker started and has not finished.
