@@ -108,8 +108,9 @@ fn read_pool(
     pipe.cmd("XLEN").arg(keys.tasks());
     pipe.cmd("HGETALL").arg(keys.counts());
     pipe.cmd("HGETALL").arg(keys.workers());
-    let (len, counts, workers): (u64, Vec<(String, u64)>, Vec<(String, String)>) =
-        pipe.query(con).map_err(failed)?;
+    type Counts = Vec<(String, u64)>;
+    type Infos = Vec<(String, String)>;
+    let (len, counts, workers): (u64, Counts, Infos) = pipe.query(con).map_err(failed)?;
     // The summary form: [count, first, last, [[consumer, count], ...]]; an error when
     // the stream or group does not exist.
     let summary: redis::Value = redis::cmd("XPENDING")
