@@ -339,9 +339,9 @@ fn redis_killed_while_a_client_waits_fails_the_future() {
     let url = server.url();
     let log = new_log(server.dir(), "runs");
     let lease = Duration::from_secs(1);
-    let _worker = WorkerProcess::start(&url, "crash", 1, lease);
+    let mut worker = WorkerProcess::start(&url, "crash", 1, lease);
     let cluster = executor(&url, "crash", lease);
-    let f = cluster.submit(SLEEPY, (log_arg(&log), 1, 60_000));
+    let f = cluster.submit(SLEEPY, (log_arg(&log), 1, 3000));
     wait_until("the task to start", || starts_of(&log, "1").len() == 1);
     server.kill();
     match get(f) {
@@ -355,6 +355,9 @@ fn redis_killed_while_a_client_waits_fails_the_future() {
         Err(TaskError::BrokenPool(why)) => assert!(why.contains(&url), "{why}"),
         other => panic!("expected BrokenPool, got {other:?}"),
     }
+    // The worker gives up once the server has been gone for its reconnect window
+    // and its running task has ended: run() returns an error (exit status 3).
+    assert_eq!(worker.wait_exit().code(), Some(3));
 }
 
 /// Connecting where nothing answers fails within 5 s, naming the URL: a closed port,

@@ -781,3 +781,18 @@ impl fmt::Debug for ClusterExecutor {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_executor_and_its_futures_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<ClusterExecutor>();
+        send_sync::<ClusterBuilder>();
+        send::<Future<u64>>();
+        send::<super::super::Worker>();
+    }
+}

@@ -82,7 +82,16 @@ fn publish(
 ) {
     let mut pipe = redis::pipe();
     {
-        let held = serving.held.lock();
+        let mut held = serving.held.lock();
+        if held.gone {
+            for f in &batch {
+                held.tasks.remove(&f.entry);
+            }
+            held.reserved -= free;
+            drop(held);
+            serving.held.notify_all();
+            return;
+        }
         for f in &batch {
             if let Some(task) = held.tasks.get(&f.entry) {
                 pipe.add_command(finish_cmd(serving, &f.entry, task, &f.outcome));
@@ -115,7 +124,9 @@ fn publish(
             Err(e) => {
                 *con = None;
                 if Instant::now() >= give_up {
-                    serving.held.lock().fatal.get_or_insert(e);
+                    let mut held = serving.held.lock();
+                    held.fatal.get_or_insert(e);
+                    held.gone = true;
                     break None;
                 }
                 crate::thread::sleep(Duration::from_millis(200));

@@ -127,6 +127,7 @@ impl WorkerBuilder {
                 reserved: 0,
                 outcomes: Vec::new(),
                 stopping: false,
+                gone: false,
                 fatal: None,
             }),
             stop_beating: Event::new(),
@@ -194,9 +195,10 @@ impl Worker {
     }
 
     /// Serves tasks until SIGTERM or SIGINT: then takes no new task, finishes the
-    /// ones it holds, leaves the pool and returns `Ok(())`. Returns an error if the
-    /// server stays unreachable for longer than the worker's lease (at least 5 s);
-    /// the tasks it held then run again elsewhere.
+    /// ones it holds, leaves the pool and returns `Ok(())`. Returns an error once the
+    /// server has been unreachable for longer than the worker's lease (at least 5 s)
+    /// and the tasks its local processes were running have ended: their results
+    /// cannot be published, and they run again elsewhere.
     ///
     /// Call it on the thread that should hear the signals (usually the main thread),
     /// after [`process::init`](crate::process::init). The local processes do not
@@ -229,6 +231,9 @@ impl Worker {
         {
             let mut held = serving.held.lock();
             held.stopping = true;
+            // A server gone for the reconnect window will not hear these results: the
+            // tasks run again elsewhere once their leases run out.
+            held.gone |= served.is_err();
             serving.held.notify_all();
             while !held.tasks.is_empty() {
                 held.wait();
@@ -288,6 +293,8 @@ pub(crate) struct Held {
     pub(crate) outcomes: Vec<Finished>,
     /// No new task: a signal came, or the server is gone.
     pub(crate) stopping: bool,
+    /// The server stayed unreachable: outcomes are dropped, not sent.
+    pub(crate) gone: bool,
     /// Why the worker must stop: the server stayed unreachable.
     pub(crate) fatal: Option<ClusterError>,
 }
