@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod cluster;
 mod lab;
 mod trace_render;
 
@@ -32,6 +33,28 @@ enum Command {
     /// Work with recorded traces (Chrome trace-event JSON, as `spindle::trace::Recorder` writes).
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Tasks on many machines, through Redis (spindle::cluster).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// A worker of the cluster demonstration (started by it).
+    #[command(name = "__cluster-worker", hide = true)]
+    ClusterWorker {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        pool: String,
+        #[arg(long)]
+        processes: usize,
+        #[arg(long)]
+        lease_ms: u64,
+    },
+    /// The cluster demonstration: two workers sharing only Redis, one killed mid-task.
+    #[command(name = "__cluster-demo", hide = true)]
+    ClusterDemo {
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The child program of the daemon experiment (started by `spindle lab daemon`).
     #[command(name = "__child", hide = true)]
     Child {
@@ -54,6 +77,23 @@ enum TraceCommand {
         /// Where to write the SVG.
         #[arg(short, long, value_name = "SVG")]
         output: PathBuf,
+    },
+}
+
+/// What `spindle cluster` does.
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// The pools on a Redis server: their workers (host, pid, tasks held, last
+    /// heartbeat) and their tasks (queued, running, done, failed after max_deliveries).
+    Status {
+        /// The server, as `redis://[:password@]host[:port]` or `rediss://...` (TLS).
+        url: String,
+        /// Only this pool.
+        #[arg(long, value_name = "NAME")]
+        pool: Option<String>,
+        /// Print JSON, {"pools": [...]}, instead of tables.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -106,6 +146,23 @@ fn main() -> ExitCode {
             fail_in: args.fail_in,
         }),
         Command::Trace(TraceCommand::Render { file, output }) => trace_render::run(&file, &output),
+        Command::Cluster(ClusterCommand::Status { url, pool, json }) => {
+            cluster::status::run(&url, pool.as_deref(), json)
+        }
+        Command::ClusterWorker {
+            url,
+            pool,
+            processes,
+            lease_ms,
+        } => cluster::worker::run(&url, &pool, processes, Duration::from_millis(lease_ms)),
+        Command::ClusterDemo { json } => {
+            let outcome = cluster::demo::run(&cluster::demo::DemoOptions::quick());
+            cluster::demo::print(&outcome, json);
+            match outcome {
+                cluster::demo::DemoOutcome::Failed { .. } => ExitCode::FAILURE,
+                _ => ExitCode::SUCCESS,
+            }
+        }
         Command::Child { what, work_ms } => {
             lab::daemon::child_main(what, Duration::from_millis(work_ms))
         }

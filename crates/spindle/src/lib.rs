@@ -30,6 +30,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod deadlock;
 pub(crate) mod description;
 pub mod futures;

@@ -193,7 +193,7 @@ impl<T> Future<T> {
     /// busy.result().unwrap();
     /// ```
     pub fn cancel(&self) -> bool {
-        self.core().cancel()
+        self.cell.cancel()
     }
 
     /// Runs `f` with the outcome when the future is done: at once, on this thread, if it

@@ -75,5 +75,7 @@ pub use map::MapResults;
 
 #[allow(unused_imports)] // for the process pool
 pub(crate) use future::Promise;
+#[allow(unused_imports)] // for the cluster executor, whose futures cancel at the server
+pub(crate) use state::{Core, HoldsCore};
 #[allow(unused_imports)] // for the process pool
 pub(crate) use task::{TaskInfo, next_task_id};

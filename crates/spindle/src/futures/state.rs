@@ -122,6 +122,13 @@ pub(crate) struct Core<T> {
 /// the future and the worker lets go last).
 pub(crate) trait HoldsCore<T>: Send + Sync {
     fn core(&self) -> &Core<T>;
+
+    /// What [`Future::cancel`](super::Future::cancel) does: cancel the task here, if it has
+    /// not started. An executor whose tasks start elsewhere (the cluster's, where the
+    /// server decides) asks there first.
+    fn cancel(&self) -> bool {
+        self.core().cancel()
+    }
 }
 
 impl<T: Send> HoldsCore<T> for Core<T> {

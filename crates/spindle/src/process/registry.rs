@@ -108,6 +108,14 @@ impl TaskEntry {
     }
 }
 
+impl TaskEntry {
+    /// The task's registered name (the cluster's default pool fingerprints them).
+    #[allow(dead_code)] // used only with the feature `cluster`
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
 inventory::collect!(TaskEntry);
 
 /// The body of every erased task: postcard in, call, postcard out.

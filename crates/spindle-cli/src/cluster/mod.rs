@@ -1,0 +1,13 @@
+//! `spindle cluster`: tasks on many machines through Redis (`spindle::cluster`).
+//!
+//! * `status.rs`: `spindle cluster status URL [--pool NAME] [--json]`.
+//! * `worker.rs`: the hidden `__cluster-worker` role, a worker of the demonstration.
+//! * `demo.rs`: the demonstration that remote concurrency loses nothing: two worker
+//!   processes that share only a Redis server, one SIGKILLed mid-task, every result
+//!   arriving once (run by the hidden `__cluster-demo`, for the lab to show).
+//! * `local_redis.rs`: a throwaway `redis-server` for the demonstration.
+
+pub mod demo;
+mod local_redis;
+pub mod status;
+pub mod worker;

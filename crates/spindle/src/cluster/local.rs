@@ -1,0 +1,186 @@
+//! The adapter between the cluster and the process pool: every call the cluster makes
+//! into `spindle::process` internals is in this file, so that it can be re-pointed
+//! when those internals change.
+//!
+//! A cluster worker runs each task in a local [`ProcessPoolExecutor`] child, so a crash
+//! or a timeout is contained exactly as in the process pool, and is final. The worker
+//! never decodes a task's argument or result: it hands the client's postcard bytes to
+//! the child as they are, and takes the child's result bytes back as they are
+//! ([`Encoded`], [`EncodedResult`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeTuple, Serializer};
+
+use crate::futures::{Future, TaskError};
+use crate::process::ProcessPoolExecutor;
+use crate::thread::Panicked;
+
+/// The default largest argument or result, as the process pool's (64 MiB).
+pub(crate) const DEFAULT_MAX_FRAME: usize = 64 << 20;
+
+/// The worker's local pool of processes.
+pub(crate) struct LocalPool {
+    pool: ProcessPoolExecutor,
+}
+
+impl LocalPool {
+    /// Starts `processes` local worker processes, refusing frames over `max_frame`.
+    pub(crate) fn start(processes: usize, max_frame: usize) -> LocalPool {
+        LocalPool {
+            pool: ProcessPoolExecutor::builder()
+                .max_workers(processes)
+                .max_frame_size(max_frame)
+                .build(),
+        }
+    }
+
+    /// Runs task `name` on `arg` (postcard bytes as the client encoded them; a sequence
+    /// of arguments when `chunk` is `Some(items)`) in a local process.
+    pub(crate) fn run(
+        &self,
+        name: &str,
+        arg: &[u8],
+        chunk: Option<usize>,
+        timeout: Option<Duration>,
+    ) -> Future<EncodedResult> {
+        self.pool.submit_raw(name, &Encoded(arg), chunk, timeout)
+    }
+
+    /// Waits for the local tasks and stops the processes.
+    pub(crate) fn shutdown(&self) {
+        self.pool.shutdown(true, false);
+    }
+}
+
+/// The names of every registered task, for the default pool's fingerprint.
+///
+/// The registry holds names only, so a rebuild that changes a task's argument or
+/// result type alone keeps its pool; once the registry records the types, add them
+/// here (`name(A) -> O`).
+pub(crate) fn task_signatures() -> Vec<String> {
+    inventory::iter::<crate::process::__private::TaskEntry>
+        .into_iter()
+        .map(|entry| entry.name().to_owned())
+        .collect()
+}
+
+/// The error for an argument over the frame limit, refused before it is sent: the
+/// process pool's. (The process pool is getting a variant of its own for this; switch
+/// to it here.)
+pub(crate) fn argument_refused(len: usize, limit: usize) -> TaskError {
+    TaskError::WorkerDied(format!(
+        "the argument cannot be sent: frame of {len} bytes refused: over the limit of {limit} bytes"
+    ))
+}
+
+/// How a task's failure travels in a result entry: a kind, a text and the panicking
+/// thread's name. The inverse of [`decode_error`]. Exhaustive on purpose: a new
+/// `TaskError` variant fails to compile here until it has a kind of its own.
+pub(crate) fn encode_error(error: &TaskError) -> (&'static str, String, String) {
+    match error {
+        TaskError::Panicked(p) => (
+            "panicked",
+            p.message().to_owned(),
+            p.thread_name().to_owned(),
+        ),
+        TaskError::Timeout => ("timeout", String::new(), String::new()),
+        TaskError::WorkerDied(why) => ("died", why.clone(), String::new()),
+        TaskError::BrokenPool(why) => ("broken", why.clone(), String::new()),
+        TaskError::Cancelled => (
+            "died",
+            "the worker's local pool cancelled the task (it was shutting down)".to_owned(),
+            String::new(),
+        ),
+    }
+}
+
+/// The `TaskError` a result entry of kind `kind` stands for; `None` for a kind this
+/// build does not know.
+pub(crate) fn decode_error(kind: &str, text: String, thread: String) -> Option<TaskError> {
+    Some(match kind {
+        "panicked" => TaskError::Panicked(Panicked::new(text, thread)),
+        "timeout" => TaskError::Timeout,
+        "died" => TaskError::WorkerDied(text),
+        "broken" => TaskError::BrokenPool(text),
+        _ => return None,
+    })
+}
+
+/// Bytes that postcard writes as they are: a tuple of `u8`s, which postcard encodes
+/// with no length and one byte per element.
+pub(crate) struct Encoded<'a>(pub(crate) &'a [u8]);
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for byte in self.0 {
+            tuple.serialize_element(byte)?;
+        }
+        tuple.end()
+    }
+}
+
+/// Whatever bytes remain of a postcard input, taken as they are: a tuple of `u8`s read
+/// until the input ends (postcard reads a `u8` as one byte, and ends a sequence that
+/// runs past its input with an error, which marks the end here).
+pub(crate) struct EncodedResult(pub(crate) Vec<u8>);
+
+impl<'de> Deserialize<'de> for EncodedResult {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Rest;
+        impl<'de> Visitor<'de> for Rest {
+            type Value = EncodedResult;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the rest of the input")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<EncodedResult, S::Error> {
+                let mut bytes = Vec::new();
+                while let Ok(Some(byte)) = seq.next_element::<u8>() {
+                    bytes.push(byte);
+                }
+                Ok(EncodedResult(bytes))
+            }
+        }
+        deserializer.deserialize_tuple(usize::MAX, Rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_bytes_are_written_as_they_are() {
+        let value = (7u64, "seven".to_owned(), vec![1.5f64, -2.0]);
+        let bytes = postcard::to_stdvec(&value).unwrap();
+        assert_eq!(postcard::to_stdvec(&Encoded(&bytes)).unwrap(), bytes);
+        assert!(postcard::to_stdvec(&Encoded(&[])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_rest_of_the_input_is_read_as_it_is() {
+        let value = (300u32, Some("x".to_owned()));
+        let bytes = postcard::to_stdvec(&value).unwrap();
+        let EncodedResult(read) = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(read, bytes);
+        let EncodedResult(empty) = postcard::from_bytes(&[]).unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn errors_survive_their_trip() {
+        for error in [
+            TaskError::Panicked(Panicked::new("boom".into(), "process worker".into())),
+            TaskError::Timeout,
+            TaskError::WorkerDied("killed by signal 9".into()),
+            TaskError::BrokenPool("initializer".into()),
+        ] {
+            let (kind, text, thread) = encode_error(&error);
+            assert_eq!(decode_error(kind, text, thread), Some(error));
+        }
+        assert_eq!(decode_error("new-kind", String::new(), String::new()), None);
+    }
+}
