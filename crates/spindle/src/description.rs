@@ -1,3 +1,4 @@
+// Layer 0 (foundations): uses no other part of spindle (the platform shims, plain data types, the report type).
 //! Descriptions of what threads wait on (`Mutex "accounts"`), made once per thread and
 //! then shared.
 //!

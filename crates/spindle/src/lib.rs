@@ -1,3 +1,4 @@
+// Layer 12 (the crate root): declares the modules.
 //! # spindle
 //!
 //! Python's friendly concurrency model (`threading`, `queue`, `concurrent.futures`) for

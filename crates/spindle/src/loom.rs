@@ -1,3 +1,4 @@
+// Layer 0 (foundations): uses no other part of spindle (the platform shims, plain data types, the report type).
 //! What the primitives take from the platform: atomics, parking, spinning and the
 //! per-thread id. Real by default; under `--cfg loom`, models that [loom] can explore,
 //! so that the primitives' own code (lock words, wake-up protocols) is model-checked
@@ -327,11 +328,15 @@ mod imp {
     /// Each loom thread's own id. Loom's threads share their OS thread's std
     /// thread-locals, so the id lives in a loom thread-local, made on first use and
     /// kept: registering (which all loom threads of one OS thread share) leaves it be.
+    /// Ids come from a counter of their own, far above any the registry gives.
     pub(crate) mod thread_id {
         use std::cell::Cell;
+        use std::sync::atomic::AtomicU64;
+
+        static NEXT: AtomicU64 = AtomicU64::new(1 << 40);
 
         loom::thread_local! {
-            static ID: Cell<u64> = Cell::new(crate::thread::registry::next_id());
+            static ID: Cell<u64> = Cell::new(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         }
 
         pub(crate) fn get() -> u64 {

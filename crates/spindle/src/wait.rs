@@ -27,7 +27,8 @@ use crate::graph::{self, GRAPH, reads};
 use crate::loom::parking;
 use crate::thread::registry::{self, ThreadRecord};
 use crate::thread::state::ThreadState;
-use crate::trace::{self, EventKind};
+use crate::trace::event::EventKind;
+use crate::trace::hook as trace;
 
 /// One blocking call, as the waiting path needs to know it.
 #[derive(Clone, Copy)]

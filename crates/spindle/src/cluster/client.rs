@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! `ClusterExecutor`: submits tasks to a pool's stream and completes their futures from
 //! the client's result stream.
 

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! Every error of `spindle::cluster`, in one place.
 
 use std::fmt;

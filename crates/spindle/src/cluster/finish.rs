@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The worker's finisher thread: publishes each finished task's outcome with the
 //! finish script, many per round trip, and in the same round trip takes the next tasks
 //! for the local processes those outcomes freed (the take script), so that a busy

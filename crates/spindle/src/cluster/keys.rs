@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The names of a pool's keys. Every key of pool `P` carries the hash tag `{P}`, so all
 //! of them live in one slot and the scripts stay valid on Redis Cluster.
 //!

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The worker's heartbeat thread: renews the lease of every task the worker holds, a
 //! few times per lease, independent of the tasks themselves (they run in other
 //! processes) and of the thread that takes tasks.

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The adapter between the cluster and the process pool: every call the cluster makes
 //! into `spindle::process` internals is in this file, so that it can be re-pointed
 //! when those internals change.

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The iterator behind `ClusterExecutor::map`: items go out in chunks, a bounded number
 //! of chunks ahead of the consumer, and results come back in input order.
 

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The process pool's tasks on workers on any number of machines, through Redis
 //! Streams (Redis 6.2 or later, or Valkey): change the executor, not the code. Built
 //! with the cargo feature `cluster`.

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The client's reader thread: it reads the client's result stream and completes the
 //! futures, trimming what it has read so the stream never grows.
 

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The protocol's atomic steps, each one server-side Lua script: submit, start (or
 //! take: read and start), finish, cancel, renew and reclaim. Each runs whole or not at all, so no interleaving of
 //! workers, clients and failures can publish a task's result twice.

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The Redis server a pool lives on: its URL (shown with the password hidden),
 //! connections with bounded waits, and the version check.
 

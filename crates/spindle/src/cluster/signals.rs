@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! SIGTERM and SIGINT ask a running worker to stop: it takes no new task, finishes the
 //! ones it holds, and `run` returns.
 //!

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! What a server's pools are doing: their workers, and their tasks queued, running
 //! and done. Read-only; `spindle cluster status` prints it.
 

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! The worker's serving loop: takes as many tasks as it has idle local processes, from
 //! the pool's stream or from workers gone silent, starts each with the start script,
 //! and hands it to a local process.

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! A cluster task as its client sees it: the future's state, which the client's reader
 //! thread completes when the task's result arrives, and a `cancel` that asks the
 //! server, where it is decided whether a worker has started the task.

@@ -1,3 +1,4 @@
+// Layer 11 (cluster): the process pool's tasks through Redis, over the process layer.
 //! `Worker`: serves a pool's tasks, each in one of its local processes, until SIGTERM
 //! or SIGINT.
 

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! `Detection::LockOrder`: lock-order checking, as Linux's lockdep.
 //!
 //! While on, each thread keeps a stack of the locks it holds. Acquiring lock B while

@@ -1,3 +1,4 @@
+// Layer 7 (detection's public face, trace recording): stands on the primitives and the thread API below it.
 //! Deadlock detection: how much of it runs when a thread blocks, and an on-demand check.
 //!
 //! By default ([`Detection::WaitFor`]) every lock acquisition that is about to park checks

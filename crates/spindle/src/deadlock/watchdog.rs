@@ -1,3 +1,4 @@
+// Layer 7 (detection's public face, trace recording): stands on the primitives and the thread API below it.
 //! The top layer of detection: a thread that looks for deadlocks so that nobody has to
 //! write one. Stands on `check` and on the primitives and thread API above it.
 

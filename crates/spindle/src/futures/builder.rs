@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! `ThreadPoolBuilder`: how a `ThreadPoolExecutor` is configured.
 
 use std::fmt;

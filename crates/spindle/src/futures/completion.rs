@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! Waiting for many futures at once: `as_completed` and `wait`.
 //!
 //! Both hang one [`Waiter`] on every future; each future reports to it once, when it

@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! Every error of `spindle::futures`, in one place.
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! `ThreadPoolExecutor`: Python's thread pool, with panics that always reach someone.
 
 use std::any::type_name;

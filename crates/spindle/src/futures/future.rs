@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! The two ends of a task's outcome: the [`Future`] its submitter holds, and the
 //! [`Promise`] its executor fulfils.
 

@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! A task waiting in a pool's queue: its closure and its future's state, in one
 //! allocation that the future shares.
 

@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! `ThreadPoolExecutor::map`: results in input order from a bounded window of tasks.
 
 use std::any::type_name;

@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! Run closures on a pool of threads and collect their results: Python's
 //! `concurrent.futures`, without its known traps.
 //!

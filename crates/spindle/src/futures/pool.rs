@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! The thread pool's insides: one queue of jobs behind a lock, workers that park on a
 //! condition variable while it is empty, started one at a time as work arrives.
 //!

@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! The future's state machine, shared by the [`Future`](super::Future) its caller holds
 //! and the [`Promise`](super::future::Promise) its executor holds.
 //!

@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! Who a future belongs to: its task's id, its executor, and the thread running it.
 
 use std::sync::Arc;

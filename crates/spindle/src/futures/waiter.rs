@@ -1,3 +1,4 @@
+// Layer 9 (futures): executors and futures, over everything below.
 //! Completion notifications, as CPython's `_Waiter`: one object that many futures report
 //! to, so that `as_completed` and `wait` over n futures cost O(n) in all and never poll.
 

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! The wait-for graph: what each waiting thread waits on, who must act before each wait
 //! can end, and the search for a cycle of such waits. Layers 1 and 3 of the crate: the
 //! vocabulary (`edge`) sits below the registry; the shared state here and the searches

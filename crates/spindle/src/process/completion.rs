@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! Where a worker's reply meets the caller's [`Future`]: the one place the process pool
 //! touches the futures module's executor side (its `Promise`), and where a task's end
 //! reaches the trace hook.

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! The iterator behind `ProcessPoolExecutor::map`: items go out in chunks, a bounded
 //! number of chunks ahead of the consumer, and results come back in input order.
 

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! Worker processes for work that may crash, leak or run away: Python's
 //! `ProcessPoolExecutor`, with the same [`Future`](crate::futures::Future),
 //! [`as_completed`](crate::futures::as_completed) and [`wait`](crate::futures::wait) as

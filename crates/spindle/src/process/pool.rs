@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! `ProcessPoolExecutor`: the public face of the pool, and its builder.
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! Task registration: the [`task!`](crate::task) macro, the typed [`TaskHandle`] it
 //! defines, and the table of registered tasks a worker looks names up in.
 //!

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! Starting a worker: the current executable again, with the request pipe on fd 3, the
 //! reply pipe on fd 4, stdin from `/dev/null`, and a parent-death signal; and saying
 //! how one ended.

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! The pool's shared state: queued jobs, one slot per worker, and the dispatching that
 //! moves jobs from the queue into workers' pipes.
 //!

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! One supervisor thread per worker slot: it starts the worker, reads its replies,
 //! completes the futures, and when the worker ends (exit, signal, garbage on the pipe,
 //! killed by the timer) fails only the task it was running, re-queues the ones behind

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! The timer thread: kills a worker whose running task is past its deadline. Its
 //! supervisor then sees the pipe end and fails that task with `TaskError::Timeout`.
 //!

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! The wire between a pool and its workers: length-prefixed frames over two pipes.
 //!
 //! A frame is a 4-byte little-endian length, then that many bytes: a postcard-encoded

@@ -1,3 +1,4 @@
+// Layer 10 (process): worker processes, over the futures layer.
 //! The worker side: what [`init`](super::init) turns a re-executed copy of the program
 //! into. It reads requests from fd 3, runs each task under `catch_unwind`, and writes
 //! replies to fd 4, until the pool closes fd 3. A request the parent traces gets a

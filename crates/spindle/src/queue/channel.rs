@@ -1,3 +1,4 @@
+// Layer 8 (queue): Python's queues, over the waiting path and the primitives.
 //! The one implementation under `Queue`, `LifoQueue` and `PriorityQueue`: CPython's
 //! `queue.Queue` (a lock, three conditions sharing it, a count of unfinished tasks and a
 //! shutdown flag), generic over where the items are kept (`Order`).

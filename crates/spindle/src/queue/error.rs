@@ -1,3 +1,4 @@
+// Layer 8 (queue): Python's queues, over the waiting path and the primitives.
 //! The errors of `spindle::queue`: Python's `Full`, `Empty`, `ShutDown` and the
 //! `ValueError` of `task_done`.
 

@@ -1,3 +1,4 @@
+// Layer 8 (queue): Python's queues, over the waiting path and the primitives.
 //! Consuming a queue with `for item in &queue`.
 
 use std::fmt;

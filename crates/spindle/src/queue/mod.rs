@@ -1,3 +1,4 @@
+// Layer 8 (queue): Python's queues, over the waiting path and the primitives.
 //! Queues for passing items between threads: Python's `queue` module, Python 3.13's
 //! semantics included (`shutdown`), with Rust's types.
 //!

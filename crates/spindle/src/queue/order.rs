@@ -1,3 +1,4 @@
+// Layer 8 (queue): Python's queues, over the waiting path and the primitives.
 //! The three orderings a queue can keep its items in: the only part in which `Queue`,
 //! `LifoQueue` and `PriorityQueue` differ (as CPython's `_init`, `_put`, `_get`, `_qsize`).
 

@@ -1,3 +1,4 @@
+// Layer 8 (queue): Python's queues, over the waiting path and the primitives.
 //! `Queue`, `LifoQueue` and `PriorityQueue`: one surface, written once by `queue_type!`,
 //! over the shared `Channel`, each with its own `Order`.
 

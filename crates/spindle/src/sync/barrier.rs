@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! `Barrier`: a meeting point for a fixed number of threads, reusable cycle after cycle.
 
 use std::fmt;

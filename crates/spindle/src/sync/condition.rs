@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! `Condition<T>`: a `Mutex<T>` and its condition variable, as Python's `Condition`.
 
 use std::fmt;

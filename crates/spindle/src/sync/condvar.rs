@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! The condition variable under `Condition`, `Event`, `Barrier` and `Gil`.
 //!
 //! # Notifying with the lock held

@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! The errors of `spindle::sync` (deadlocks are `crate::deadlock`'s, re-exported here).
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! `Event`: a flag threads can wait for.
 
 use std::fmt;

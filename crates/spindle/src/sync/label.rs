@@ -1,3 +1,4 @@
+// Layer 1 (wait-for graph vocabulary): what a parked thread waits on and who must act; uses only layer 0.
 //! How a primitive is named in states and reports.
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! Locks and the other synchronisation primitives: Python's `threading` primitives,
 //! carrying data as Rust locks do, with states you can see and deadlocks explained.
 //!

@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! `Mutex<T>` (Python's `Lock`, carrying data as Rust locks do).
 
 use std::cell::UnsafeCell;

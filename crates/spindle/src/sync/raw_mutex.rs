@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! The raw mutual-exclusion lock under `Mutex`, `ReentrantMutex` and every internal lock.
 //!
 //! One `AtomicU64` holds both the owner and whether anyone is parked:

@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! The raw reader-writer lock under `RwLock`.
 //!
 //! | bits of `state`   | meaning                                                          |

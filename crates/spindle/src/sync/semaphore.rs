@@ -1,3 +1,4 @@
+// Layer 5 (sync): the primitives, each parking only through the waiting path (layer 4).
 //! `Semaphore` and `BoundedSemaphore`: counted permits.
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 6 (thread API): public threads over the primitives and the waiting path.
 //! A cheap, shareable view of one thread.
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 6 (thread API): public threads over the primitives and the waiting path.
 //! Per-object thread-local values.
 //!
 //! # Who owns a value, and when it goes

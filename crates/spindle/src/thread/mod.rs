@@ -1,3 +1,4 @@
+// Layer 6 (thread API): public threads over the primitives and the waiting path.
 //! Threads you can see: Python's `threading` thread model over OS threads.
 //!
 //! Every thread has a record that any other thread can read: its id, name, daemon flag,

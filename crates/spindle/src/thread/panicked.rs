@@ -1,3 +1,4 @@
+// Layer 4 (waiting path): every park and wake-up, and how a failed wait is reported; uses layers 0 to 3.
 //! What a panicking thread leaves behind, and the excepthook that always hears of it.
 
 use std::any::Any;
@@ -133,7 +134,7 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
-    } else if let Some(d) = payload.downcast_ref::<crate::deadlock::DeadlockError>() {
+    } else if let Some(d) = payload.downcast_ref::<crate::deadlock::error::DeadlockError>() {
         d.to_string()
     } else {
         "<panic payload that is not a string>".to_owned()

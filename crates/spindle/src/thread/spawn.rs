@@ -1,3 +1,4 @@
+// Layer 6 (thread API): public threads over the primitives and the waiting path.
 //! Starting threads and waiting for them to end.
 
 use std::fmt;
@@ -18,7 +19,8 @@ use super::{ThreadInfo, ThreadState};
 use crate::deadlock::error::DeadlockError;
 use crate::deadlock::raise::raise;
 use crate::description;
-use crate::trace::{self, EventKind};
+use crate::trace::event::EventKind;
+use crate::trace::hook as trace;
 use crate::wait::{self, Holder, Wait, Waitable};
 
 /// A thread that has been created but not started (Python's `t = Thread(target=f)`).

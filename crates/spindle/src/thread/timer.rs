@@ -1,4 +1,4 @@
-//! Layer 5 (threads): `Timer`, a function run after a delay on its own thread (Python's
+//! Layer 6 (thread API): `Timer`, a function run after a delay on its own thread (Python's
 //! `threading.Timer`).
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! The Chrome trace-event format (what `chrome://tracing` and Perfetto open): a track
 //! per thread, a complete (`X`) event per state span and per task, an instant (`i`) event
 //! for each thread start and end, contended lock acquisition and task submission.

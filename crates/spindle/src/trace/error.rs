@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! What can go wrong reading a trace.
 
 use std::error::Error;

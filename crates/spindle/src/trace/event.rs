@@ -1,9 +1,10 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! What the trace hook hears.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::thread::ThreadState;
+use crate::thread::state::ThreadState;
 
 /// One thing that happened on one thread, as [`set_hook`](super::set_hook) hears it.
 ///

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! The process-wide trace hook, and the cheap check that comes before every emission.
 
 use std::cell::RefCell;

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! Marking blocking I/O, which spindle cannot see by itself, so that timelines show it.
 
 use std::sync::Arc;

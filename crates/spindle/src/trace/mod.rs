@@ -1,3 +1,4 @@
+// Layer 7 (detection's public face, trace recording): stands on the primitives and the thread API below it.
 //! Tracing: what every thread does, as it happens.
 //!
 //! [`set_hook`] hears every thread start and end, every state change with what is waited
@@ -62,8 +63,8 @@
 
 mod chrome;
 mod error;
-mod event;
-mod hook;
+pub(crate) mod event;
+pub(crate) mod hook;
 mod io;
 mod recorder;
 mod spans;

@@ -1,3 +1,4 @@
+// Layer 7 (detection's public face, trace recording): stands on the primitives and the thread API below it.
 //! Recording every trace event of every thread, cheaply, to look at afterwards.
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! Turning a recording's events into spans: per thread, how long it stayed in each state
 //! and ran each task. The Chrome export and the timeline both draw from this one model.
 
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::event::{EventKind, TraceEvent};
-use crate::thread::ThreadState;
+use crate::thread::state::ThreadState;
 
 /// A recording as spans, times in nanoseconds since the recording started.
 #[derive(Debug)]

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! Drawing a [`Timeline`] as a self-contained SVG image: a row per thread, a colour per
 //! state, tasks as a thin band above the states, a time axis in milliseconds, a legend;
 //! optionally rows grouped under the phases of a run, each with its duration.

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! A recording as rows of spans, one row per thread, ready to draw.
 
 use std::collections::BTreeMap;

@@ -1,3 +1,4 @@
+// Layer 3 (wait-for graph, detection settings, trace events): built on the registry; below the waiting path, which uses it.
 //! What a row's spans are drawn as: bars at least a pixel wide. Neighbouring spans that
 //! look the same are one bar; runs of spans narrower than a pixel are one bar too,
 //! coloured by what took most of its time. A row that would still need more than a set
