@@ -4,13 +4,20 @@
 //! per future should not grow with n). CPython's numbers come from
 //! `benches/python/futures_bench.py`.
 //!
-//! Run: `cargo bench -p spindle --bench futures -- --warm-up-time 1 --measurement-time 3`
+//! Two summaries follow, each side timed in alternation round after round and reported as
+//! the median of the rounds' ratios (as `benches/sync.rs` does): the same tiny tasks
+//! against rayon, and issue 16's workload, 1M tiny tasks read through `as_completed`,
+//! against rayon plus a channel, for time and for peak heap (counted by a global
+//! allocator that charges each allocation malloc's chunk size).
+//!
+//! Run: `cargo bench -p spindle --bench futures -- --warm-up-time 1 --measurement-time 3`;
+//! only the paired summaries: `cargo bench -p spindle --bench futures -- paired`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use spindle::futures::{ReturnWhen, ThreadPoolExecutor, as_completed, wait};
@@ -163,10 +170,6 @@ fn million_through_as_completed(pool: &ThreadPoolExecutor) {
     let futures: Vec<_> = (0..MILLION)
         .map(|i| pool.submit(move || black_box(i) * 2))
         .collect();
-    eprintln!(
-        "pending at as_completed: {}",
-        futures.iter().filter(|f| !f.done()).count()
-    );
     let sum: u64 = as_completed(futures).map(|f| f.result().unwrap()).sum();
     assert_eq!(sum, MILLION * (MILLION - 1));
 }
@@ -211,6 +214,60 @@ fn paired(
     (median(xs), median(ys), median(ratios))
 }
 
+/// 100,000 tiny tasks submitted, then each result read in order (`submit_then_collect`).
+fn tiny_tasks_spindle(pool: &ThreadPoolExecutor) {
+    let futures: Vec<_> = (0..TASKS)
+        .map(|i| pool.submit(move || black_box(i) * 2))
+        .collect();
+    let sum: u64 = futures.into_iter().map(|f| f.result().unwrap()).sum();
+    assert_eq!(sum, TASKS * (TASKS - 1));
+}
+
+fn tiny_tasks_rayon(pool: &rayon::ThreadPool) {
+    let (tx, rx) = mpsc::channel();
+    for i in 0..TASKS {
+        let tx = tx.clone();
+        pool.spawn(move || tx.send(black_box(i) * 2).unwrap());
+    }
+    drop(tx);
+    let sum: u64 = rx.iter().sum();
+    assert_eq!(sum, TASKS * (TASKS - 1));
+}
+
+fn seconds(run: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    run();
+    start.elapsed().as_secs_f64()
+}
+
+/// The tiny-task throughput of `submit_then_collect`, paired round by round against
+/// rayon: the median of the rounds' ratios, steadier on a busy machine than criterion's
+/// separate groups.
+fn tiny_tasks_paired(_: &mut Criterion) {
+    let n = workers();
+    let pool = ThreadPoolExecutor::new(n);
+    let rayon_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .unwrap();
+    tiny_tasks_spindle(&pool);
+    tiny_tasks_rayon(&rayon_pool);
+    const ROUNDS: usize = 21;
+    let (spindle_s, rayon_s, ratio) = paired(
+        ROUNDS,
+        || seconds(|| tiny_tasks_spindle(&pool)),
+        || seconds(|| tiny_tasks_rayon(&rayon_pool)),
+    );
+    println!(
+        "interleaved, {ROUNDS} rounds: 100k tiny tasks, submit then result in order: \
+         spindle {:.2} M/s, rayon + channel {:.2} M/s, median ratio of each round's pair \
+         (time) {ratio:.2} (speed {:.2}x rayon)",
+        TASKS as f64 / spindle_s / 1e6,
+        TASKS as f64 / rayon_s / 1e6,
+        1.0 / ratio,
+    );
+}
+
 /// Issue 16's workload, paired round by round against rayon plus a channel: peak heap
 /// (as malloc sizes its chunks) and time, each the median of the rounds' ratios.
 fn million_as_completed_memory_and_speed(_: &mut Criterion) {
@@ -234,15 +291,10 @@ fn million_as_completed_memory_and_speed(_: &mut Criterion) {
         "interleaved, 7 rounds: 1M tiny tasks through as_completed, peak heap: spindle {spindle_peak:.1} MB, \
          rayon + channel {rayon_peak:.1} MB, median ratio of each round's pair {memory_ratio:.2}"
     );
-    let seconds = |run: &dyn Fn()| {
-        let start = Instant::now();
-        run();
-        start.elapsed().as_secs_f64()
-    };
     let (spindle_s, rayon_s, time_ratio) = paired(
         11,
-        || seconds(&|| million_through_as_completed(&pool)),
-        || seconds(&|| million_through_rayon_channel(&rayon_pool)),
+        || seconds(|| million_through_as_completed(&pool)),
+        || seconds(|| million_through_rayon_channel(&rayon_pool)),
     );
     println!(
         "interleaved, 11 rounds: 1M tiny tasks through as_completed, time: spindle {:.0} ms, \
@@ -258,6 +310,7 @@ criterion_group!(
     benches,
     submit_then_collect,
     as_completed_scaling,
+    tiny_tasks_paired,
     million_as_completed_memory_and_speed
 );
 criterion_main!(benches);

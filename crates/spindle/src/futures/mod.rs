@@ -56,11 +56,14 @@ mod completion;
 mod error;
 mod executor;
 mod future;
+mod hooks;
 mod job;
 mod map;
 mod pool;
+mod pools;
 mod state;
 mod task;
+mod waitable;
 mod waiter;
 
 pub use builder::ThreadPoolBuilder;
