@@ -8,7 +8,8 @@
 //! the median of the rounds' ratios (as `benches/sync.rs` does): the same tiny tasks
 //! against rayon, and issue 16's workload, 1M tiny tasks read through `as_completed`,
 //! against rayon plus a channel, for time and for peak heap (counted by a global
-//! allocator that charges each allocation malloc's chunk size).
+//! allocator that charges each allocation the bytes malloc reserves for it, its usable
+//! size: the request rounded up, 24 bytes at least).
 //!
 //! Run: `cargo bench -p spindle --bench futures -- --warm-up-time 1 --measurement-time 3`;
 //! only the paired summaries: `cargo bench -p spindle --bench futures -- paired`.
@@ -111,15 +112,15 @@ fn as_completed_scaling(c: &mut Criterion) {
     group.finish();
 }
 
-/// The system allocator, counting (while `COUNTING` is on) the bytes of the chunks it
-/// hands out, as malloc sizes them: a run's peak heap, comparable between two runs.
+/// The system allocator, counting (while `COUNTING` is on) the bytes it hands out as
+/// malloc sizes them (`malloc_usable_size`): a run's peak heap, comparable between runs.
 struct CountingAllocator;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 
-fn chunk_size(ptr: *mut u8) -> isize {
+fn usable_size(ptr: *mut u8) -> isize {
     // SAFETY: `ptr` came from the system allocator (malloc and friends) and is live.
     unsafe { libc::malloc_usable_size(ptr.cast()) as isize }
 }
@@ -129,20 +130,20 @@ fn count(bytes: isize) {
     PEAK.fetch_max(live, Ordering::Relaxed);
 }
 
-// SAFETY: every call is forwarded to `System`; counting only reads the returned chunk.
+// SAFETY: every call is forwarded to `System`; counting only asks malloc how large the block it returned is.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as given.
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() && COUNTING.load(Ordering::Relaxed) {
-            count(chunk_size(ptr));
+            count(usable_size(ptr));
         }
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if COUNTING.load(Ordering::Relaxed) {
-            count(-chunk_size(ptr));
+            count(-usable_size(ptr));
         }
         // SAFETY: forwarded as given.
         unsafe { System.dealloc(ptr, layout) }
@@ -269,7 +270,7 @@ fn tiny_tasks_paired(_: &mut Criterion) {
 }
 
 /// Issue 16's workload, paired round by round against rayon plus a channel: peak heap
-/// (as malloc sizes its chunks) and time, each the median of the rounds' ratios.
+/// (as malloc sizes its allocations) and time, each the median of the rounds' ratios.
 fn million_as_completed_memory_and_speed(_: &mut Criterion) {
     let n = workers();
     let pool = ThreadPoolExecutor::new(n);

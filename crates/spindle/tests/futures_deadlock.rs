@@ -125,3 +125,56 @@ fn a_finished_future_wait_does_not_name_the_runner_whose_callback_takes_the_wait
         reports.first().map_or("", String::as_str)
     );
 }
+
+/// `result` waits for a value that callbacks added before completion still have to see
+/// (it is lent to them, not copied). A callback that then takes a lock the `result`
+/// caller holds closes a real cycle: the wait names the thread running the callbacks, so
+/// the callback's lock reports it instead of both threads hanging.
+#[test]
+fn a_callback_locking_what_the_result_caller_holds_is_reported_not_hung() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .thread_name_prefix("deliverer")
+        .build();
+    let x = Arc::new(Mutex::named("held-by-the-reader", ()));
+    let gate = Arc::new(Event::new());
+    let g = Arc::clone(&gate);
+    let f = pool.submit(move || {
+        assert!(g.wait_timeout(Duration::from_secs(20)));
+        5
+    });
+    let reader_waits = Arc::new(Event::new());
+    let report = Arc::new(std::sync::Mutex::new(None));
+    let (x2, rw, r) = (
+        Arc::clone(&x),
+        Arc::clone(&reader_waits),
+        Arc::clone(&report),
+    );
+    f.add_done_callback(move |_| {
+        assert!(rw.wait_timeout(Duration::from_secs(20)));
+        *r.lock().unwrap() = Some(x2.lock_checked().map(drop).map_err(|e| e.to_string()));
+    });
+    let held = x.lock();
+    let me = thread::current();
+    let opener = thread::spawn(move || {
+        gate.set();
+        // The callback takes the lock only once this thread waits in `result`.
+        let end = Instant::now() + Duration::from_secs(20);
+        while !(me.state() == thread::ThreadState::Waiting
+            && me
+                .waiting_on()
+                .is_some_and(|w| w.starts_with("Future of task")))
+        {
+            assert!(Instant::now() < end, "the reader never waited in result()");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        reader_waits.set();
+    });
+    assert_eq!(f.result(), Ok(5));
+    drop(held);
+    opener.join().unwrap();
+    let report = report.lock().unwrap().take().expect("the callback ran");
+    let report = report.expect_err("the cycle was reported");
+    assert!(report.contains("Future of task"), "{report}");
+    assert!(report.contains("held-by-the-reader"), "{report}");
+}

@@ -104,6 +104,13 @@ impl<T> Future<T> {
     /// `Err(TaskError::Cancelled)`, ... It looks again for a few microseconds before it
     /// parks (a task about to end saves both threads a wake-up), then parks until woken.
     ///
+    /// As in CPython, it returns as soon as the future is finished, without waiting for
+    /// the done callbacks, with one exception that ownership imposes: a *value* that
+    /// callbacks added before completion have yet to see stays with them until they have
+    /// (it can be lent to them, not copied), and `result` waits that long, naming the
+    /// thread running them as the one it waits for. An error, a cancellation, or a value
+    /// without such callbacks comes back at once.
+    ///
     /// ```
     /// use spindle::futures::{TaskError, ThreadPoolExecutor};
     ///

@@ -748,11 +748,18 @@ impl<T> Core<T> {
         core.park_until(Need::Settled, None, at);
         let mut s = core.state();
         loop {
-            // The handle's last act: the outcome changes hands and the handle lets go, in
-            // one step (the executor may be done with the core already).
+            // If the executor has let go already (`JOB` never comes back), this thread
+            // is the core's last owner: the outcome changes hands and the handle lets go
+            // in one step. Else the handle stays until the outcome is read.
+            let sole = s & JOB == 0;
             let taken = match stage(s) {
-                VALUE | FAILED => (s & !(STAGE | HANDLE)) | TAKEN | OBSERVED,
-                CANCELLED => s & !HANDLE,
+                VALUE | FAILED if sole => (s & !(STAGE | HANDLE)) | TAKEN | OBSERVED,
+                VALUE | FAILED => (s & !STAGE) | TAKEN | OBSERVED,
+                CANCELLED => {
+                    // SAFETY: the handle's reference, not used again.
+                    unsafe { Core::release(this, HANDLE) };
+                    return Err(TaskError::Cancelled);
+                }
                 TAKEN => {
                     // SAFETY: the handle's reference, given up before the panic.
                     unsafe { Core::release(this, HANDLE) };
@@ -773,13 +780,15 @@ impl<T> Core<T> {
         let outcome = unsafe {
             match stage(s) {
                 VALUE => Ok(core.read_value()),
-                FAILED => Err(*core.read_error()),
-                _ => Err(TaskError::Cancelled),
+                _ => Err(*core.read_error()),
             }
         };
         if s & JOB == 0 {
             // SAFETY: the exchange cleared the last reference; the slot was emptied.
             unsafe { Core::free(this, TAKEN) };
+        } else {
+            // SAFETY: the handle's reference, not used again.
+            unsafe { Core::release(this, HANDLE) };
         }
         outcome
     }
@@ -961,19 +970,5 @@ fn unread_panic(error: &TaskError) -> Option<Panicked> {
     }
 }
 
-/// How many bytes a future's core takes, for the tests of its size.
 #[cfg(test)]
-pub(crate) const fn core_size<T>() -> usize {
-    std::mem::size_of::<Core<T>>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::core_size;
-
-    #[test]
-    fn a_u64_future_core_is_three_words() {
-        assert_eq!(core_size::<u64>(), 24);
-        assert_eq!(core_size::<()>(), 24);
-    }
-}
+mod tests;
