@@ -32,7 +32,7 @@
 //! task id and one slot that holds, in turn, the link (while not done) and the outcome:
 //! 24 bytes for a `u64` result.
 
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::ptr::NonNull;
@@ -577,6 +577,14 @@ impl<T> Core<T> {
     /// itself, lent (moved out and back) to one caller at a time, waiting while another
     /// has it.
     fn lend(&self, at: &'static Location<'static>, f: impl FnOnce(&Result<T, TaskError>)) {
+        let here = self as *const Core<T> as usize;
+        if let Some(lent) = OnLoan::find(here) {
+            // A callback of this future adds another (or runs one) while this thread
+            // holds the value: the new one runs now, nested, as in CPython.
+            // SAFETY: `lent` points at the outcome an outer `lend` of this same core
+            // (so of this `T`) holds on this thread's stack until it returns.
+            return f(unsafe { &*lent.cast::<Result<T, TaskError>>() });
+        }
         let me = registry::current_id();
         loop {
             let mut g = self.lock();
@@ -616,7 +624,9 @@ impl<T> Core<T> {
                         core: self,
                         outcome: Some(outcome),
                     };
-                    f(loan.outcome.as_ref().expect("lent"));
+                    let lent = loan.outcome.as_ref().expect("lent");
+                    let _here = OnLoan::enter(here, (lent as *const Result<T, TaskError>).cast());
+                    f(lent);
                     return;
                 }
                 VALUE => {
@@ -945,6 +955,41 @@ impl<T> Core<T> {
             return g.hooks_ref().and_then(|h| h.origin().cloned());
         }
         None
+    }
+}
+
+thread_local! {
+    /// The outcomes lent to this thread right now, innermost last: each future's core
+    /// (its address) and the outcome, type-erased.
+    static LENT_HERE: RefCell<Vec<(usize, *const ())>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One outcome lent to this thread, listed in `LENT_HERE` until the borrower is done.
+struct OnLoan;
+
+impl OnLoan {
+    fn enter(core: usize, outcome: *const ()) -> OnLoan {
+        LENT_HERE.with(|l| l.borrow_mut().push((core, outcome)));
+        OnLoan
+    }
+
+    fn find(core: usize) -> Option<*const ()> {
+        LENT_HERE
+            .try_with(|l| {
+                l.borrow()
+                    .iter()
+                    .rev()
+                    .find(|&&(c, _)| c == core)
+                    .map(|&(_, o)| o)
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for OnLoan {
+    fn drop(&mut self) {
+        LENT_HERE.with(|l| l.borrow_mut().pop());
     }
 }
 

@@ -163,3 +163,44 @@ fn cancel_and_start_race_all_or_nothing_and_poll_wakes() {
         );
     }
 }
+
+#[test]
+fn a_callback_adding_a_callback_to_its_own_done_future_runs_it_at_once() {
+    // CPython runs a callback added to a done future at once, also from inside another
+    // of its callbacks: here the value is on loan to the outer one, on this very thread.
+    for delivering in [true, false] {
+        let (f, promise) = Future::<String>::new_pair(1, 0, None);
+        let f = Arc::new(f);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let outer = {
+            let (f2, order) = (Arc::clone(&f), Arc::clone(&order));
+            move |r: &Result<String, TaskError>| {
+                order
+                    .lock()
+                    .unwrap()
+                    .push(format!("outer {}", r.as_ref().unwrap()));
+                let o = Arc::clone(&order);
+                f2.add_done_callback(move |r| {
+                    o.lock()
+                        .unwrap()
+                        .push(format!("inner {}", r.as_ref().unwrap()));
+                });
+                order.lock().unwrap().push("outer returns".to_owned());
+            }
+        };
+        if delivering {
+            f.add_done_callback(outer);
+            promise.set_result(Ok("v".to_owned()));
+        } else {
+            promise.set_result(Ok("v".to_owned()));
+            f.add_done_callback(outer);
+        }
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["outer v", "inner v", "outer returns"],
+            "delivering: {delivering}"
+        );
+        let f = Arc::into_inner(f).expect("the callbacks let go");
+        assert_eq!(f.result().as_deref(), Ok("v"));
+    }
+}
