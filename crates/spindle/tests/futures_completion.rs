@@ -188,20 +188,28 @@ fn as_completed_over_nothing_yields_nothing() {
 
 #[test]
 fn dropping_as_completed_early_leaves_the_rest_running() {
-    let pool = ThreadPoolExecutor::new(2);
+    // The future not yet yielded is dropped with the iterator while its task still waits
+    // in the queue (behind one that holds the only worker): dropping is not cancelling,
+    // so the task must still run, to the end, once the worker is free.
+    let pool = ThreadPoolExecutor::new(1);
+    let done = finished(&pool, 1);
     let gate = Arc::new(Event::new());
-    let done = Arc::new(Event::new());
-    let d = Arc::clone(&done);
-    let tail = pool.submit(move || {
-        thread::sleep(Duration::from_millis(5));
-        d.set();
+    let blocker = gated(&pool, &gate, 0);
+    let ran_to_the_end = Arc::new(Event::new());
+    let r = Arc::clone(&ran_to_the_end);
+    let queued = pool.submit(move || {
+        r.set();
+        2
     });
-    let mut it = as_completed(vec![finished(&pool, 1), gated(&pool, &gate, 2)]);
+    let mut it = as_completed(vec![done, queued]);
     assert_eq!(it.next().unwrap().result(), Ok(1));
-    drop(it); // the gated future is dropped, still pending: it must complete quietly
+    drop(it);
     gate.set();
-    tail.result().unwrap();
-    assert!(done.is_set());
+    assert_eq!(blocker.result(), Ok(0));
+    assert!(
+        ran_to_the_end.wait_timeout(LONG),
+        "the task of a future dropped with the iterator never ran"
+    );
     pool.shutdown(true, false);
 }
 
@@ -272,23 +280,39 @@ fn wait_first_completed_some_already_completed() {
 #[test]
 fn wait_first_exception() {
     // CPython's test_first_exception: returns at the failure, the slow one still runs.
+    // Ordered by state, not sleeps: the failing task waits until the first one is done
+    // (seen through the futures themselves), and `wait` is already parked by then.
     let pool = ThreadPoolExecutor::new(3);
-    let first_done = Arc::new(Event::new());
-    let slow_gate = Arc::new(Event::new());
-    let fd = Arc::clone(&first_done);
-    let f1 = pool.submit(move || {
-        fd.set();
-        42
-    });
-    let fd = Arc::clone(&first_done);
-    let f2 = pool.submit(move || -> i32 {
-        assert!(fd.wait_timeout(LONG));
-        thread::sleep(Duration::from_millis(5));
-        panic!("first exception")
-    });
-    let f3 = gated(&pool, &slow_gate, 3);
-    let fs = vec![f1, f2, f3];
+    let (first_gate, fail_gate, slow_gate) = (
+        Arc::new(Event::new()),
+        Arc::new(Event::new()),
+        Arc::new(Event::new()),
+    );
+    let fs = Arc::new(vec![
+        gated(&pool, &first_gate, 42),
+        {
+            let g = Arc::clone(&fail_gate);
+            pool.submit(move || -> i32 {
+                assert!(g.wait_timeout(LONG), "test gate never opened");
+                panic!("first exception")
+            })
+        },
+        gated(&pool, &slow_gate, 3),
+    ]);
+    let me = thread::current();
+    let sequencer = {
+        let fs = Arc::clone(&fs);
+        thread::spawn(move || {
+            let parked = parks_on(&me, ThreadState::Waiting, "wait(FirstException)");
+            first_gate.set();
+            // A success does not end a FirstException wait; the failure comes after it.
+            let first_done = fs[0].wait_timeout(LONG);
+            fail_gate.set();
+            parked && first_done
+        })
+    };
     let w = wait(&fs, ReturnWhen::FirstException, None);
+    assert!(sequencer.join().unwrap());
     assert_eq!(w.done, [0, 1]);
     assert_eq!(w.not_done, [2]);
     slow_gate.set();

@@ -150,7 +150,12 @@ fn shutdown_without_wait_returns_at_once_and_the_work_still_finishes() {
 #[test]
 fn shutdown_with_cancel_futures_cancels_what_has_not_started() {
     // CPython's test_cancel_futures: some run, the rest are cancelled, none stay pending.
-    let pool = ThreadPoolExecutor::new(2);
+    // The busy tasks are released only once this thread is seen waiting in `shutdown`,
+    // which it enters after taking the queued tasks: none of those can have started.
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .thread_name_prefix("cancel-at-shutdown")
+        .build();
     let (release, g) = gate();
     let started = Arc::new(Barrier::new(3));
     let blockers: Vec<_> = (0..2)
@@ -164,12 +169,20 @@ fn shutdown_with_cancel_futures_cancels_what_has_not_started() {
         .collect();
     started.wait().unwrap(); // both workers are busy
     let queued: Vec<_> = (0..50).map(|i| pool.submit(move || i)).collect();
+    let me = thread::current();
     let releaser = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(20));
+        let in_shutdown = eventually(|| {
+            me.waiting_on()
+                .is_some_and(|w| w == "shutdown of ThreadPoolExecutor \"cancel-at-shutdown\"")
+        });
         release.set();
+        in_shutdown
     });
     pool.shutdown(true, true);
-    releaser.join().unwrap();
+    assert!(
+        releaser.join().unwrap(),
+        "shutdown waited for the busy workers"
+    );
     assert!(queued.iter().all(|f| f.cancelled()));
     for f in queued {
         assert_eq!(f.result(), Err(TaskError::Cancelled));
@@ -207,16 +220,22 @@ fn drop_waits_for_queued_tasks_as_leaving_a_with_block() {
 
 #[test]
 fn the_last_owner_dropping_the_pool_from_its_own_worker_does_not_hang() {
+    // The task drops the last handle only once the test has dropped its own (an event,
+    // not a sleep), and checks that it is the last: the drop runs on the pool's worker.
     let pool = Arc::new(ThreadPoolExecutor::new(2));
     let inner = Arc::clone(&pool);
+    let test_dropped = Arc::new(Event::new());
+    let t = Arc::clone(&test_dropped);
     let f = pool.submit(move || {
-        thread::sleep(Duration::from_millis(20));
-        drop(inner); // by then the test dropped its handle: this is the last one
-        "dropped"
+        assert!(t.wait_timeout(LONG), "the test never dropped its handle");
+        let last = Arc::strong_count(&inner) == 1;
+        drop(inner);
+        last
     });
     drop(pool);
+    test_dropped.set();
     assert!(f.wait_timeout(LONG));
-    assert_eq!(f.result(), Ok("dropped"));
+    assert_eq!(f.result(), Ok(true), "the worker dropped the last handle");
 }
 
 #[test]

@@ -5,11 +5,12 @@
 
 use std::sync::{Arc, Weak};
 
+use parking_lot::Mutex as InternalMutex;
 use serde::de::DeserializeOwned;
 
 use super::client::Shared;
 use super::local;
-use crate::futures::{Core, Future, HoldsCore, TaskError, TaskInfo, next_task_id};
+use crate::futures::{Future, Promise, TaskError, TaskInfo, next_task_id};
 use crate::trace::{self, EventKind};
 
 /// The client's side of one submitted task, its result type erased: what the reader
@@ -28,9 +29,12 @@ pub(crate) trait Pending: Send + Sync {
     fn is_started(&self) -> bool;
 }
 
-/// One task's future state, with what its `cancel` needs to reach the server.
+/// One task's promise, with what its future's `cancel` needs to reach the server.
 pub(crate) struct ClusterTask<O> {
-    core: Core<O>,
+    /// The executor's end of the future, until the task's outcome is stored.
+    promise: InternalMutex<Option<Promise<O>>>,
+    /// The task's id in traces and [`Future::task_id`].
+    id: u64,
     seq: u64,
     client: Weak<Shared>,
 }
@@ -39,36 +43,70 @@ impl<O: DeserializeOwned + Send + 'static> ClusterTask<O> {
     /// A pending task numbered `seq` by its client, and its future.
     pub(crate) fn new(shared: &Arc<Shared>, seq: u64) -> (Arc<ClusterTask<O>>, Future<O>) {
         let info = TaskInfo::new(next_task_id(), Arc::clone(shared.origin()));
+        let id = info.id;
+        let (future, promise) = Future::pending(info);
         let task = Arc::new(ClusterTask {
-            core: Core::new(info),
+            promise: InternalMutex::new(Some(promise)),
+            id,
             seq,
             client: Arc::downgrade(shared),
         });
-        let future = Future::from_cell(Arc::clone(&task) as Arc<dyn HoldsCore<O>>);
+        // Python's rule, decided at the server: only a task no worker has started is
+        // cancelled, even if this client has not yet heard that it started.
+        let weak = Arc::downgrade(&task);
+        if let Some(promise) = task.promise.lock().as_ref() {
+            promise.set_remote_cancel(Arc::new(move || {
+                weak.upgrade().is_some_and(|task| task.cancel_at_server())
+            }));
+        }
         (task, future)
     }
 
     /// The id trace events and [`Future::task_id`] use.
     pub(crate) fn trace_id(&self) -> u64 {
-        self.core.task.id
+        self.id
     }
 
     fn complete(&self, outcome: Result<O, TaskError>) {
-        let (task, ok) = (self.core.task.id, outcome.is_ok());
+        let Some(promise) = self.promise.lock().take() else {
+            return; // already completed or cancelled
+        };
+        let (task, ok) = (self.id, outcome.is_ok());
         trace::emit(|| EventKind::TaskFinished { task, ok });
-        self.core.set_result(outcome);
+        promise.set_result(outcome);
+    }
+
+    /// What the future's `cancel` does while the task has not started here.
+    fn cancel_at_server(&self) -> bool {
+        {
+            let promise = self.promise.lock();
+            match promise.as_ref() {
+                None => return false, // completed meanwhile
+                Some(p) if p.is_cancelled() => return true,
+                Some(p) if p.is_done() || p.is_running() => return false,
+                Some(_) => {}
+            }
+        }
+        match self.client.upgrade() {
+            Some(shared) => shared.cancel(self.seq),
+            None => false,
+        }
     }
 }
 
 impl<O: DeserializeOwned + Send + 'static> Pending for ClusterTask<O> {
     fn started(&self) {
-        if self.core.is_running() || self.core.is_done() {
+        let mut promise = self.promise.lock();
+        let Some(p) = promise.as_mut() else {
+            return;
+        };
+        if p.is_running() || p.is_done() {
             return;
         }
-        if self.core.set_running_or_notify_cancel() {
+        if p.set_running_or_notify_cancel() {
             // It runs on another machine: no thread here answers for it.
-            self.core.task.set_runner(0);
-            let task = self.core.task.id;
+            p.set_runner(0);
+            let task = self.id;
             trace::emit(|| EventKind::TaskStarted { task });
         }
     }
@@ -99,31 +137,11 @@ impl<O: DeserializeOwned + Send + 'static> Pending for ClusterTask<O> {
     }
 
     fn cancel_here(&self) -> bool {
-        self.core.cancel()
+        let promise = self.promise.lock();
+        promise.as_ref().is_some_and(|p| p.try_cancel())
     }
 
     fn is_started(&self) -> bool {
-        self.core.is_running()
-    }
-}
-
-impl<O: DeserializeOwned + Send + 'static> HoldsCore<O> for ClusterTask<O> {
-    fn core(&self) -> &Core<O> {
-        &self.core
-    }
-
-    /// Python's rule, decided at the server: only a task no worker has started is
-    /// cancelled, even if this client has not yet heard that it started.
-    fn cancel(&self) -> bool {
-        if self.core.is_cancelled() {
-            return true;
-        }
-        if self.core.is_done() || self.core.is_running() {
-            return false;
-        }
-        match self.client.upgrade() {
-            Some(shared) => shared.cancel(self.seq),
-            None => false,
-        }
+        self.promise.lock().as_ref().is_some_and(|p| p.is_running())
     }
 }

@@ -1,9 +1,10 @@
 // Layer 9 (futures): executors and futures, over everything below.
 //! Waiting for many futures at once: `as_completed` and `wait`.
 //!
-//! Both hang one [`Waiter`] on every future; each future reports to it once, when it
-//! becomes done, and the waiting thread parks until the reports it needs have arrived.
-//! Nothing polls, and n futures cost O(n) in all.
+//! Both hang one [`Waiter`] on every future not yet done; each reports to it once, when
+//! it becomes done, and the waiting thread parks until the reports it needs have arrived.
+//! Nothing polls, and n futures cost O(n) in all, with nothing kept per future that was
+//! already done (a million finished futures cost no more than their list).
 
 use std::fmt;
 use std::iter::FusedIterator;
@@ -189,6 +190,9 @@ struct Watch<T> {
     waiter: Arc<Waiter>,
     /// How many have not been yielded.
     left: usize,
+    /// The next index to look at for a future that is done: those done when the watch
+    /// began are yielded first, in list order (they never report).
+    scan: usize,
     deadline: Option<Instant>,
     at: &'static Location<'static>,
 }
@@ -199,12 +203,16 @@ impl<T> Watch<T> {
         deadline: Option<Instant>,
         at: &'static Location<'static>,
     ) -> Watch<T> {
-        let waiter = Arc::new(Waiter::new("as_completed", futures.len()));
-        watch_all(&futures, &waiter);
+        let waiter = Arc::new(Waiter::new("as_completed", futures.len(), true));
+        for (index, future) in futures.iter().enumerate() {
+            // Done already: found by the scan, in list order.
+            let _ = future.watch(&waiter, index);
+        }
         Watch {
             left: futures.len(),
             futures: futures.into_iter().map(Some).collect(),
             waiter,
+            scan: 0,
             deadline,
             at,
         }
@@ -215,17 +223,34 @@ impl<T> Watch<T> {
         if self.left == 0 {
             return None;
         }
-        let index = self
-            .waiter
-            .wait_for(self.deadline, self.at, |a| a.done.pop_front());
-        let Some(index) = index else {
-            return Some(Err(WaitTimeout));
-        };
+        while self.scan < self.futures.len() {
+            let index = self.scan;
+            self.scan += 1;
+            if self.futures[index].as_ref().is_some_and(Future::done) {
+                return Some(Ok(self.take(index)));
+            }
+        }
+        let futures = &self.futures;
+        // A report may be for a future the scan yielded already: skip it.
+        let index = self.waiter.wait_for(self.deadline, self.at, |a| {
+            while let Some(index) = a.done.pop_front() {
+                if futures[index].is_some() {
+                    return Some(index);
+                }
+            }
+            None
+        });
+        match index {
+            Some(index) => Some(Ok(self.take(index))),
+            None => Some(Err(WaitTimeout)),
+        }
+    }
+
+    fn take(&mut self, index: usize) -> Future<T> {
         self.left -= 1;
-        let future = self.futures[index]
+        self.futures[index]
             .take()
-            .expect("each future reports once");
-        Some(Ok(future))
+            .expect("each future is yielded once")
     }
 
     fn into_remaining(mut self) -> Vec<Future<T>> {
@@ -234,6 +259,9 @@ impl<T> Watch<T> {
     }
 
     fn unwatch_all(&mut self) {
+        if self.left == 0 {
+            return;
+        }
         for future in self.futures.iter().flatten() {
             future.unwatch(&self.waiter);
         }
@@ -244,16 +272,6 @@ impl<T> Drop for Watch<T> {
     fn drop(&mut self) {
         self.unwatch_all();
     }
-}
-
-/// Hangs `waiter` on each future; those already done report at once, together.
-fn watch_all<T>(futures: &[Future<T>], waiter: &Arc<Waiter>) {
-    let done: Vec<(usize, bool)> = futures
-        .iter()
-        .enumerate()
-        .filter_map(|(index, future)| Some((index, future.watch(waiter, index)?)))
-        .collect();
-    waiter.arrive_all(done);
 }
 
 /// When [`wait`](wait()) returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`,
@@ -342,22 +360,23 @@ pub fn wait<T>(
 ) -> WaitResult {
     let total = futures.len();
     let deadline = timeout.map(wait::deadline_after);
-    let waiter = Arc::new(Waiter::new(return_when.name(), total));
-    watch_all(futures, &waiter);
+    let waiter = Arc::new(Waiter::new(return_when.name(), total, false));
+    let already: Vec<bool> = futures
+        .iter()
+        .enumerate()
+        .filter_map(|(index, future)| future.watch(&waiter, index))
+        .collect();
+    waiter.arrive_all(already.into_iter().map(|failed| (0, failed)));
     waiter.wait_for(deadline, Location::caller(), |a| {
         return_when.satisfied(a, total).then_some(())
     });
     for future in futures {
         future.unwatch(&waiter);
     }
-    // Reports that arrived until the last `unwatch` count: those futures are done.
-    let mut is_done = vec![false; total];
-    waiter.with_arrivals(|a| {
-        for &i in &a.done {
-            is_done[i] = true;
-        }
-    });
-    let (done, not_done) = (0..total).partition(|&i| is_done[i]);
+    // Each future's own state, read now: a future is done before it reports (as CPython
+    // changes the state and tells waiters under one lock, no future that anyone saw done
+    // before this point can be missed).
+    let (done, not_done) = (0..total).partition(|&i| futures[i].done());
     WaitResult { done, not_done }
 }
 

@@ -3,15 +3,20 @@
 //! [`Promise`] its executor fulfils.
 
 use std::fmt;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::error::TaskError;
-use super::state::{Core, HoldsCore};
+use super::hooks::Hooks;
+use super::state::{Core, JOB};
 use super::task::TaskInfo;
+use super::waitable::Need;
 use super::waiter::Waiter;
 use crate::wait;
 
@@ -49,35 +54,63 @@ use crate::wait;
 /// assert_eq!(f.result(), Ok(42));
 /// ```
 pub struct Future<T> {
-    cell: Arc<dyn HoldsCore<T>>,
+    /// The shared state; this handle owns its `HANDLE` reference.
+    core: NonNull<Core<T>>,
+    _outcome: PhantomData<T>,
 }
 
+// SAFETY: a `Future` is a reference to its `Core`, which is `Send` and `Sync` for
+// `T: Send` (see there: the value is never shared by two threads at once).
+unsafe impl<T: Send> Send for Future<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Future<T> {}
+// Nothing is pinned in place: the outcome lives in the shared core.
+impl<T> Unpin for Future<T> {}
+
 impl<T: Send + 'static> Future<T> {
-    /// A pending future and the promise that completes it.
+    /// A pending future and the promise that completes it, for an executor that names
+    /// its tasks itself (the process pool).
     pub(crate) fn pending(task: TaskInfo) -> (Future<T>, Promise<T>) {
-        let core = Arc::new(Core::new(task));
-        let promise = Promise {
-            core: Arc::clone(&core),
-            settled: false,
-        };
-        (Future { cell: core }, promise)
+        let mut hooks = Hooks::new(0);
+        hooks.more().origin = Some(task.origin);
+        Future::new_pair(task.id, 0, Some(Box::new(hooks)))
     }
 }
 
 impl<T> Future<T> {
-    /// The future of a task whose state lives in `cell` (shared with its executor).
-    pub(crate) fn from_cell(cell: Arc<dyn HoldsCore<T>>) -> Future<T> {
-        Future { cell }
+    /// A pending future of task `id` from the pool at `pool` in the pool table, and the
+    /// promise that completes it.
+    pub(crate) fn new_pair(
+        id: u64,
+        pool: u32,
+        hooks: Option<Box<Hooks<T>>>,
+    ) -> (Future<T>, Promise<T>) {
+        let core = Core::allocate(id, pool, hooks);
+        (
+            Future {
+                core,
+                _outcome: PhantomData,
+            },
+            Promise { core },
+        )
     }
 
     fn core(&self) -> &Core<T> {
-        self.cell.core()
+        // SAFETY: the handle's reference keeps the core alive.
+        unsafe { self.core.as_ref() }
     }
 
     /// Waits until the task has finished and gives its value, or why there is none:
     /// `Err(TaskError::Panicked)` with the panic's message and the worker's name,
     /// `Err(TaskError::Cancelled)`, ... It looks again for a few microseconds before it
     /// parks (a task about to end saves both threads a wake-up), then parks until woken.
+    ///
+    /// As in CPython, it returns as soon as the future is finished, without waiting for
+    /// the done callbacks, with one exception that ownership imposes: a *value* that
+    /// callbacks added before completion have yet to see stays with them until they have
+    /// (it can be lent to them, not copied), and `result` waits that long, naming the
+    /// thread running them as the one it waits for. An error, a cancellation, or a value
+    /// without such callbacks comes back at once.
     ///
     /// ```
     /// use spindle::futures::{TaskError, ThreadPoolExecutor};
@@ -89,7 +122,9 @@ impl<T> Future<T> {
     /// ```
     #[track_caller]
     pub fn result(self) -> Result<T, TaskError> {
-        self.core().take_outcome(Location::caller())
+        let this = ManuallyDrop::new(self);
+        // SAFETY: the handle is consumed here (never dropped): its reference goes with it.
+        unsafe { Core::take_outcome(this.core, Location::caller()) }
     }
 
     /// Waits until the future is done, at most `timeout`; `true` once it is.
@@ -105,8 +140,9 @@ impl<T> Future<T> {
     /// ```
     #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = wait::deadline_after(timeout);
         self.core()
-            .wait_done(Some(wait::deadline_after(timeout)), Location::caller())
+            .park_until(Need::Done, Some(deadline), Location::caller())
     }
 
     /// Waits until the future is done, without taking its outcome (that stays for
@@ -122,7 +158,7 @@ impl<T> Future<T> {
     /// ```
     #[track_caller]
     pub fn wait(&self) {
-        self.core().wait_done(None, Location::caller());
+        self.core().park_until(Need::Done, None, Location::caller());
     }
 
     /// Whether the future is done: finished or cancelled.
@@ -194,13 +230,24 @@ impl<T> Future<T> {
     /// busy.result().unwrap();
     /// ```
     pub fn cancel(&self) -> bool {
-        self.cell.cancel()
+        match self.core().remote_cancel() {
+            Some(ask) => ask(),
+            None => self.core().cancel(),
+        }
     }
 
-    /// Runs `f` with the outcome when the future is done: at once, on this thread, if it
-    /// already is; else on the thread that completes it (the worker, or whoever cancels).
-    /// Callbacks run in the order they were added, outside any lock. A callback that
+    /// Runs `f` with the outcome when the future is done: at once, on this thread, before
+    /// returning, if it already is (CPython's `add_done_callback`); else on the thread that
+    /// completes it (the worker, or whoever cancels), after the future's waiters have
+    /// heard. Callbacks run in the order they were added, outside any lock. A callback that
     /// panics goes to the excepthook and stops nothing.
+    ///
+    /// Each callback sees the outcome by reference. An error is copied for it; a value is
+    /// lent to one callback at a time (the value need be neither `Clone` nor `Sync`), so a
+    /// callback added while another one still holds the value waits for it first, reading
+    /// `Waiting` on `the value of Future of task N (...), lent to a done callback`.
+    /// [`result`](Future::result) returns a failed task's error at once, but a value only
+    /// once every callback added before completion has seen it.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -212,8 +259,10 @@ impl<T> Future<T> {
     /// f.add_done_callback(move |r| tx.send(*r.as_ref().unwrap()).unwrap());
     /// assert_eq!(rx.recv().unwrap(), 5);
     /// ```
+    #[track_caller]
     pub fn add_done_callback(&self, f: impl FnOnce(&Result<T, TaskError>) + Send + 'static) {
-        self.core().add_done_callback(Box::new(f));
+        self.core()
+            .add_done_callback(Box::new(f), Location::caller());
     }
 
     /// The task's id, unique in the process (as in thread states and trace events).
@@ -226,7 +275,7 @@ impl<T> Future<T> {
     /// assert!(a.task_id() < b.task_id());
     /// ```
     pub fn task_id(&self) -> u64 {
-        self.core().task.id
+        self.core().id
     }
 
     pub(crate) fn watch(&self, waiter: &Arc<Waiter>, index: usize) -> Option<bool> {
@@ -240,7 +289,8 @@ impl<T> Future<T> {
 
 impl<T> Drop for Future<T> {
     fn drop(&mut self) {
-        self.core().abandon();
+        // SAFETY: the handle's reference, never used again.
+        unsafe { Core::abandon(self.core) }
     }
 }
 
@@ -275,7 +325,7 @@ impl<T> std::future::Future for Future<T> {
 impl<T> fmt::Debug for Future<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Future")
-            .field("task", &self.core().task.id)
+            .field("task", &self.core().id)
             .field("state", &self.core().state_name())
             .finish()
     }
@@ -286,43 +336,105 @@ impl<T> fmt::Debug for Future<T> {
 /// A promise dropped before it stored anything fails its future with
 /// [`TaskError::WorkerDied`], so that no future ever waits forever.
 pub(crate) struct Promise<T> {
-    core: Arc<Core<T>>,
-    settled: bool,
+    /// The shared state; the promise owns its `JOB` reference.
+    core: NonNull<Core<T>>,
 }
 
+// SAFETY: as `Future`'s: a reference to a `Core`, `Send` and `Sync` for `T: Send`.
+unsafe impl<T: Send> Send for Promise<T> {}
+
 impl<T> Promise<T> {
+    fn core(&self) -> &Core<T> {
+        // SAFETY: the promise's reference keeps the core alive.
+        unsafe { self.core.as_ref() }
+    }
+
+    /// The task's id.
+    pub(crate) fn task_id(&self) -> u64 {
+        self.core().id
+    }
+
     /// See [`Core::set_running_or_notify_cancel`]; a cancelled task needs nothing more.
     pub(crate) fn set_running_or_notify_cancel(&mut self) -> bool {
-        let run = self.core.set_running_or_notify_cancel();
-        self.settled = !run;
-        run
+        self.core().set_running_or_notify_cancel()
     }
 
     /// Names `thread` as the one answering for the running task, for waits and deadlock
     /// reports: `set_running_or_notify_cancel` names the calling thread; a process pool
     /// names the supervisor of the worker process instead.
     pub(crate) fn set_runner(&self, thread: u64) {
-        self.core.task.set_runner(thread);
+        self.core().set_runner(thread);
     }
 
-    /// Completes the future with `outcome`.
-    pub(crate) fn set_result(mut self, outcome: Result<T, TaskError>) {
-        self.settled = true;
-        self.core.set_result(outcome);
+    /// Completes the future with `outcome` (then runs the callbacks added before, here).
+    pub(crate) fn set_result(self, outcome: Result<T, TaskError>) {
+        self.core().set_result(outcome);
     }
 
     /// Cancels the future of a task that will not run.
-    pub(crate) fn cancel(mut self) {
-        self.settled = self.core.cancel();
+    pub(crate) fn cancel(self) {
+        self.core().cancel();
+    }
+
+    /// Cancels the future if the task has not started; `true` if it is cancelled.
+    pub(crate) fn try_cancel(&self) -> bool {
+        self.core().cancel()
+    }
+
+    /// Whether the task has been started (and not yet finished).
+    pub(crate) fn is_running(&self) -> bool {
+        self.core().is_running()
+    }
+
+    /// Whether the future is done (finished or cancelled).
+    pub(crate) fn is_done(&self) -> bool {
+        self.core().is_done()
+    }
+
+    /// Whether the future was cancelled.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.core().is_cancelled()
+    }
+
+    /// Makes `cancel` what the future's `cancel` asks while the task has not started: for
+    /// an executor whose tasks start elsewhere and are cancelled there.
+    pub(crate) fn set_remote_cancel(&self, cancel: super::hooks::RemoteCancel) {
+        self.core().set_remote_cancel(cancel);
     }
 }
 
 impl<T> Drop for Promise<T> {
     fn drop(&mut self) {
-        if !self.settled {
-            self.core.set_result(Err(TaskError::WorkerDied(
+        if !self.core().is_done() {
+            self.core().set_result(Err(TaskError::WorkerDied(
                 "the task was dropped before it finished".to_owned(),
             )));
         }
+        // SAFETY: the promise's reference, never used again.
+        unsafe { Core::release(self.core, JOB) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_future_handle_is_one_word() {
+        assert_eq!(std::mem::size_of::<Future<u64>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Future<u64>>>(), 8);
+    }
+
+    #[test]
+    fn the_last_of_future_and_promise_frees_either_way() {
+        let (f, p) = Future::<String>::new_pair(1, 0, None);
+        p.set_result(Ok("a".to_owned()));
+        assert_eq!(f.result().as_deref(), Ok("a"));
+        let (f, p) = Future::<String>::new_pair(2, 0, None);
+        drop(f);
+        p.set_result(Ok("dropped unread".to_owned()));
+        let (f, p) = Future::<String>::new_pair(3, 0, None);
+        drop(p);
+        assert!(matches!(f.result(), Err(TaskError::WorkerDied(_))));
     }
 }

@@ -31,6 +31,13 @@
 //!   most `2 × max_workers` tasks are in flight, so an endless iterator works.
 //! * **Cancelled futures are done at once**: `wait` and `as_completed` see a cancellation
 //!   immediately, not when a worker gets to it.
+//! * **Done callbacks borrow the outcome.** As in CPython they run after the waiters
+//!   hear, and one added to a done future runs at once on the caller's thread. An error
+//!   is copied for each; a value (which need be neither `Clone` nor `Sync`) is lent to
+//!   one callback at a time, so `result` waits for the callbacks added before completion
+//!   to have seen it (see [`Future::result`]).
+//! * **Exit does not wait for idle pools.** [`join_non_daemon`](crate::thread::join_non_daemon)
+//!   lets the queued work run, then the idle workers leave, as at CPython's exit.
 //! * **Everything waits visibly.** A thread in `result`, `wait` or `as_completed` reads
 //!   `Waiting` and names what it waits for (`Future of task 3 (ThreadPoolExecutor "io")`);
 //!   [`deadlock::check`](crate::deadlock::check) knows which worker runs each task.
@@ -57,11 +64,14 @@ mod completion;
 mod error;
 mod executor;
 mod future;
+mod hooks;
 mod job;
 mod map;
 mod pool;
+mod pools;
 mod state;
 mod task;
+mod waitable;
 mod waiter;
 
 pub use builder::ThreadPoolBuilder;
@@ -76,7 +86,5 @@ pub use map::MapResults;
 
 #[allow(unused_imports)] // for the process pool
 pub(crate) use future::Promise;
-#[allow(unused_imports)] // for the cluster executor, whose futures cancel at the server
-pub(crate) use state::{Core, HoldsCore};
 #[allow(unused_imports)] // for the process pool
 pub(crate) use task::{TaskInfo, next_task_id};

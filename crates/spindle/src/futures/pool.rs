@@ -10,6 +10,10 @@
 //! there are at least as many looking workers as queued jobs, else starts a worker if
 //! fewer than `max_workers` run (so idle workers are reused before new ones start), else
 //! leaves the job to the busy workers, which look at the queue before they park again.
+//!
+//! At exit (`thread::join_non_daemon`) a worker that finds the queue empty leaves
+//! instead of parking, as CPython's workers do at interpreter exit: the queued work runs,
+//! then the program can end. A pool used again afterwards starts workers anew.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -22,12 +26,15 @@ use crossbeam_utils::{Backoff, CachePadded};
 
 use super::error::TaskError;
 use super::job::Queued;
+use super::pools;
 use crate::description;
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::thread::{self, JoinHandle, Panicked, Thread};
 use crate::wait::{Described, Wait, Waitable};
 
 pub(crate) struct Pool {
+    /// Its index in the pool table (how its futures name it).
+    pub(crate) index: u32,
     queue: Mutex<WorkQueue>,
     /// How many jobs the queue holds, readable without the lock: a worker that finds the
     /// queue empty spins on it a little before it parks (a wake-up costs two syscalls).
@@ -50,8 +57,10 @@ struct WorkQueue {
     jobs: VecDeque<Queued>,
     /// Workers without a task, spinning or parked until one arrives.
     looking: usize,
-    /// Workers started so far, named `PREFIX_0` .. `PREFIX_{started - 1}`.
+    /// Worker names used so far, `PREFIX_0` .. `PREFIX_{started - 1}`.
     started: usize,
+    /// Names of workers that left at an exit, for the workers started after it.
+    free_names: Vec<usize>,
     /// Workers that have not left their loop yet.
     live: usize,
     shutdown: bool,
@@ -71,12 +80,14 @@ impl Pool {
         prefix: String,
         initializer: Option<Initializer>,
         daemon: bool,
-    ) -> Pool {
-        Pool {
+    ) -> Arc<Pool> {
+        Arc::new_cyclic(|me| Pool {
+            index: pools::register(me.clone()),
             queue: Mutex::new(WorkQueue {
                 jobs: VecDeque::new(),
                 looking: 0,
                 started: 0,
+                free_names: Vec::new(),
                 live: 0,
                 shutdown: false,
                 broken: None,
@@ -90,7 +101,7 @@ impl Pool {
             max_workers,
             initializer,
             daemon,
-        }
+        })
     }
 
     /// Queues `job`, waking or starting a worker for it if none is free to look.
@@ -112,10 +123,14 @@ impl Pool {
             drop(q);
             // A no-op if the looking worker is spinning rather than parked.
             self.work_ready.notify(1);
-        } else if q.started < self.max_workers {
-            let n = q.started;
-            q.started += 1;
+        } else if q.live < self.max_workers {
+            let n = q.free_names.pop().unwrap_or_else(|| {
+                q.started += 1;
+                q.started - 1
+            });
             q.live += 1;
+            // Handles of workers that left at an exit: joined already, nothing to keep.
+            q.handles.retain(|h| !h.is_finished());
             drop(q);
             self.start_worker(n);
         }
@@ -174,19 +189,19 @@ impl Pool {
         let name = format!("{}_{n}", self.prefix);
         let worker_name = name.clone();
         // Named up front: workers take no `Thread-N` number (as in Python).
-        let started = Thread::with_name(name, move || pool.work(worker_name))
+        let started = Thread::with_name(name, move || pool.work(n, worker_name))
             .daemon(self.daemon)
             .start();
         match started {
             Ok(handle) => self.queue.lock().handles.push(handle),
-            Err(e) => self.worker_failed_to_start(&e),
+            Err(e) => self.worker_failed_to_start(n, &e),
         }
     }
 
     /// The OS refused a thread. If no worker is left to run the queue, its jobs fail.
-    fn worker_failed_to_start(&self, e: &std::io::Error) {
+    fn worker_failed_to_start(&self, n: usize, e: &std::io::Error) {
         let mut q = self.queue.lock();
-        q.started -= 1;
+        q.free_names.push(n);
         if q.live > 1 {
             q.live -= 1;
             return;
@@ -201,7 +216,7 @@ impl Pool {
     }
 
     /// The body of every worker thread.
-    fn work(self: Arc<Self>, name: String) {
+    fn work(self: Arc<Self>, n: usize, name: String) {
         WORKER_OF.with(|w| w.set(Arc::as_ptr(&self) as usize));
         if let Some(init) = &self.initializer {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| init())) {
@@ -215,7 +230,7 @@ impl Pool {
                 return;
             }
         }
-        while let Some(job) = self.next_job() {
+        while let Some(job) = self.next_job(n) {
             // The job catches the task's panic; this catches what user code may still
             // throw around it (a result's or a payload's `Drop`), so the worker lives on.
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job.run(&name))) {
@@ -226,9 +241,9 @@ impl Pool {
         }
     }
 
-    /// The next job, parking while the queue is empty; `None` when the worker must leave
-    /// (shut down and nothing left, or broken).
-    fn next_job(&self) -> Option<Queued> {
+    /// The next job, parking while the queue is empty; `None` when the worker `n` must
+    /// leave (shut down and nothing left, broken, or nothing left at an exit).
+    fn next_job(&self, n: usize) -> Option<Queued> {
         let at = Location::caller();
         let wait = Wait::waiting(self, None, at);
         let backoff = Backoff::new();
@@ -243,6 +258,13 @@ impl Pool {
             }
             if q.shutdown || q.broken.is_some() {
                 q.looking -= usize::from(looking);
+                self.leave(q);
+                return None;
+            }
+            if thread::exiting() {
+                // Its name goes to whichever worker starts next.
+                q.looking -= usize::from(looking);
+                q.free_names.push(n);
                 self.leave(q);
                 return None;
             }
@@ -301,8 +323,16 @@ impl Pool {
         }
     }
 
-    /// How many workers have been started (they are never replaced: a task's panic is
-    /// caught and the worker goes on).
+    /// At exit: wakes the idle workers, which leave (once the queue is empty).
+    pub(crate) fn wake_idle_workers(&self) {
+        // Taken and released: a worker that looked before the exit began is parked now.
+        drop(self.queue.lock());
+        self.work_ready.notify_all();
+    }
+
+    /// How many worker names have been used (workers are not replaced: a task's panic is
+    /// caught and the worker goes on; only workers that left at an exit come back, under
+    /// their old names).
     pub(crate) fn started(&self) -> usize {
         self.queue.lock().started
     }
@@ -310,6 +340,12 @@ impl Pool {
     /// How many jobs wait in the queue.
     pub(crate) fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        pools::unregister(self.index);
     }
 }
 

@@ -1,299 +1,554 @@
 // Layer 9 (futures): executors and futures, over everything below.
-//! The future's state machine, shared by the [`Future`](super::Future) its caller holds
-//! and the [`Promise`](super::future::Promise) its executor holds.
+//! The future's state machine: one small allocation shared by the [`Future`] its caller
+//! holds and the [`Promise`] its executor holds, freed by whichever lets go last.
 //!
-//! As CPython's `Future`, it is driven by methods named for what the executor does:
+//! As CPython's `Future`, it is driven by methods named for what the executor does
+//! (`set_running_or_notify_cancel`, `set_result`, `cancel`). The stage and its flags are
+//! one atomic word, so `done()` and parked threads' checks need no lock:
 //!
-//! | state         | phase     | entered by                                                |
-//! |---------------|-----------|-----------------------------------------------------------|
-//! | `Pending`     | `WORKING` | creation (`submit`)                                       |
-//! | `Running`     | `WORKING` | `set_running_or_notify_cancel`: a worker took the task    |
-//! | `Delivering`  | `DONE`    | `set_result` with done callbacks waiting: the completing  |
-//! |               |           | thread holds the outcome while it runs them, unlocked     |
-//! | `Finished(r)` | `SETTLED` | `set_result` with no callbacks, or `Delivering` once the  |
-//! |               |           | callbacks ran                                             |
-//! | `Cancelled`   | `SETTLED` | `cancel` while `Pending`                                  |
-//! | `Taken`       | `SETTLED` | `poll` took the outcome, or the `Future` was dropped      |
-//! |               | `TAKEN`   | `result` took the outcome                                 |
+//! | stage       | the slot holds                    | entered by                               |
+//! |-------------|-----------------------------------|------------------------------------------|
+//! | `PENDING`   | link: hooks, or nothing           | creation (`submit`)                      |
+//! | `RUNNING`   | link: the runner's id, or hooks   | `set_running_or_notify_cancel`           |
+//! | `VALUE`     | the value (`DELIVERING`: the link; | `set_result(Ok)`                        |
+//! |             | the value is in the hooks)        |                                          |
+//! | `FAILED`    | the error, boxed                  | `set_result(Err)`                        |
+//! | `CANCELLED` | nothing                           | `cancel` while `PENDING`                 |
+//! | `TAKEN`     | nothing                           | `result`/`poll` took the outcome, or it  |
+//! |             |                                   | was dropped (nobody could read it)       |
 //!
-//! Waiters (`as_completed`, `wait`) and threads in `wait_timeout` hear of a future when it
-//! becomes done; `result` waits for `SETTLED` (the outcome must be back from the callbacks).
-//! The phase mirrors the state in an atomic, so `done()` and parked threads' checks need
-//! no lock.
+//! `VALUE` through `TAKEN` are *done*: waiters (`wait`, `as_completed`, `wait_timeout`)
+//! hear of the future then, and at once. As in CPython the done callbacks added before
+//! completion run after that, on the completing thread, and a callback added to a done
+//! future runs at once on the thread adding it. Each sees the outcome by reference:
+//!
+//! * an error is cloned for them, so `result` takes the error at once;
+//! * a value (neither `Clone` nor `Sync`) is lent to one callback at a time (`LENT`): moved
+//!   out for the call and back after it. Until every callback added before completion has
+//!   seen it (`DELIVERING`, the value waiting in the hooks meanwhile), `result` waits:
+//!   it cannot move the value out from under a callback that is still to see it.
+//!
+//! The word also counts the two owners (`HANDLE`, `JOB`). Size matters: a pool keeps one
+//! per pending task and a caller often holds a million, so the core is the state word, the
+//! task id and one slot that holds, in turn, the link (while not done) and the outcome:
+//! 24 bytes for a `u64` result.
 
-use std::mem;
+use std::cell::UnsafeCell;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe, Location};
+use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use crossbeam_utils::Backoff;
-use parking_lot::{Mutex as InternalMutex, MutexGuard as InternalGuard};
+use parking_lot::RawMutex;
+use parking_lot::lock_api::RawMutex as _;
 use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult};
 
 use super::error::TaskError;
-use super::task::TaskInfo;
+use super::hooks::{Callback, Hooks, Listeners};
+use super::pools;
+use super::waitable::{FutureWait, Need};
 use super::waiter::Waiter;
+use crate::thread::registry;
 use crate::thread::{self, Panicked};
-use crate::wait::{self, Wait};
+use crate::wait::{self, Holder, Wait};
 
-/// A done callback: sees the outcome once, by reference.
-pub(crate) type Callback<T> = Box<dyn FnOnce(&Result<T, TaskError>) + Send>;
+mod lend;
 
-/// An outcome at rest: the (large, rare) error boxed, so that a future stays small.
-type Stored<T> = Result<T, Box<TaskError>>;
+/// The stage, in the low bits.
+const STAGE: u16 = 0b111;
+const PENDING: u16 = 0;
+const RUNNING: u16 = 1;
+const VALUE: u16 = 2;
+const FAILED: u16 = 3;
+const CANCELLED: u16 = 4;
+const TAKEN: u16 = 5;
+/// `VALUE`: callbacks added before completion still have to see the value.
+const DELIVERING: u16 = 1 << 3;
+/// `VALUE`: the value is out on loan to a callback.
+const LENT: u16 = 1 << 4;
+/// A thread parks until the loan ends (on `lend_key`).
+const LEND_PARKED: u16 = 1 << 5;
+/// A thread parks until the future is done or settled (on `done_key`).
+const PARKED: u16 = 1 << 6;
+/// Finished with an error (what `ReturnWhen::FirstException` looks for); kept once taken.
+const ERRED: u16 = 1 << 7;
+/// Someone saw the outcome (`result`, `poll`, a callback): a panic in it was read.
+const OBSERVED: u16 = 1 << 8;
+/// The `Future` handle is going: nobody can read the outcome any more.
+const ABANDONED: u16 = 1 << 9;
+/// The two owners: the `Future` handle and the executor's `Promise`.
+pub(crate) const HANDLE: u16 = 1 << 10;
+pub(crate) const JOB: u16 = 1 << 11;
 
-enum State<T> {
-    Pending,
-    Running,
-    Delivering,
-    Finished(Stored<T>),
-    Cancelled,
-    Taken,
+fn stage(s: u16) -> u16 {
+    s & STAGE
 }
 
-struct Inner<T> {
-    state: State<T>,
-    /// Callbacks, waiters and waker: made the first time one is added (most futures
-    /// never need any), taken whole when the future becomes done.
-    hooks: Option<Box<Hooks<T>>>,
-    /// Someone saw the outcome: `result`, `poll`, or a done callback.
-    observed: bool,
-    /// The `Future` handle is gone: nobody can read the outcome any more.
-    abandoned: bool,
+fn is_done(s: u16) -> bool {
+    stage(s) >= VALUE
 }
 
-/// Who must hear when the future is done.
-struct Hooks<T> {
-    /// Done callbacks not yet run, in the order they were added.
-    callbacks: Vec<Callback<T>>,
-    /// `as_completed`/`wait` calls watching this future, with its index in their list.
-    waiters: Vec<(Arc<Waiter>, usize)>,
-    /// The async task awaiting this future, if any.
-    waker: Option<Waker>,
+/// Done, and the outcome is where `result` can take it.
+fn is_settled(s: u16) -> bool {
+    is_done(s) && s & DELIVERING == 0
 }
 
-impl<T> Inner<T> {
-    fn hooks(&mut self) -> &mut Hooks<T> {
-        self.hooks.get_or_insert_with(|| {
-            Box::new(Hooks {
-                callbacks: Vec::new(),
-                waiters: Vec::new(),
-                waker: None,
-            })
-        })
-    }
-
-    fn has_callbacks(&self) -> bool {
-        self.hooks.as_ref().is_some_and(|h| !h.callbacks.is_empty())
+/// Whether a wait for `need` would be over in state `s`.
+pub(crate) fn reached(need: Need, s: u16) -> bool {
+    match need {
+        Need::Done => is_done(s),
+        Need::Settled => is_settled(s),
+        Need::Lend => stage(s) != VALUE || s & LENT == 0,
     }
 }
 
-/// Not done yet (`Pending` or `Running`).
-const WORKING: u8 = 0;
-/// Done: `Delivering` or later.
-const DONE: u8 = 1;
-/// The outcome is in place (or gone for good): `result` can return.
-const SETTLED: u8 = 2;
-/// `result` took the outcome: the handle is being consumed and its drop has nothing to do.
-const TAKEN: u8 = 3;
-/// Or-ed into the phase by a thread about to park: completion must wake it.
-const PARKED: u8 = 0x80;
-/// Or-ed into the phase when the future finishes with an error (what
-/// `ReturnWhen::FirstException` looks for).
-const FAILED: u8 = 0x40;
-/// The phase itself, without the flags.
-const PHASE: u8 = !(PARKED | FAILED);
+/// A future's one slot: the link while it is not done, then its outcome. Which of its
+/// fields is live is told by the stage (see the table above).
+union Slot<T> {
+    /// 0; a hooks pointer (even, non-zero); or `runner << 1 | 1`.
+    link: usize,
+    value: ManuallyDrop<T>,
+    error: ManuallyDrop<Box<TaskError>>,
+}
+
+/// What a link word says.
+enum Link<T> {
+    Nothing,
+    Runner(u64),
+    Hooks(*mut Hooks<T>),
+}
+
+fn decode<T>(link: usize) -> Link<T> {
+    if link == 0 {
+        Link::Nothing
+    } else if link & 1 == 1 {
+        Link::Runner((link >> 1) as u64)
+    } else {
+        Link::Hooks(link as *mut Hooks<T>)
+    }
+}
 
 pub(crate) struct Core<T> {
-    /// Held for a few instructions at a time, never across user code or a wait, like the
-    /// thread registry's internal locks.
-    inner: InternalMutex<Inner<T>>,
-    /// One of `WORKING`, `DONE`, `SETTLED`, `TAKEN`, or-ed with the flags `FAILED` and
-    /// `PARKED`. The phase and `FAILED` change only under `inner`; `PARKED` is set by
-    /// parking threads. Its address is the key that threads in `result` and
-    /// `wait_timeout` park on.
-    phase: AtomicU8,
-    pub(crate) task: TaskInfo,
+    /// Guards the slot while the future is not done or is delivering, the hooks behind
+    /// it, and every change of stage. Held for a few instructions at a time, never across
+    /// user code or a wait.
+    lock: RawMutex,
+    /// The stage and flags above. The stage and `DELIVERING`, `LENT`, `OBSERVED`,
+    /// `ABANDONED` change under `lock`; `PARKED` and `LEND_PARKED` are set by parking
+    /// threads; `HANDLE` and `JOB` are cleared by their owners, the last one freeing.
+    state: AtomicU16,
+    /// The pool it came from (its index in `pools`), for descriptions; 0: none.
+    pool: u32,
+    pub(crate) id: u64,
+    slot: UnsafeCell<Slot<T>>,
 }
 
-/// Whatever allocation holds a future's `Core`: the core alone, or a thread pool task
-/// whose closure shares the allocation (one allocation per task, freed by whichever of
-/// the future and the worker lets go last).
-pub(crate) trait HoldsCore<T>: Send + Sync {
-    fn core(&self) -> &Core<T>;
+// SAFETY: the slot is reached under `lock`, or by the one thread a state transition made
+// its owner (the caller of `result`, a thread holding the loan); the value moves between
+// threads (hence `T: Send`) but is never shared by two at once (so `T: Sync` is not needed).
+unsafe impl<T: Send> Send for Core<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Core<T> {}
 
-    /// What [`Future::cancel`](super::Future::cancel) does: cancel the task here, if it has
-    /// not started. An executor whose tasks start elsewhere (the cluster's, where the
-    /// server decides) asks there first.
-    fn cancel(&self) -> bool {
-        self.core().cancel()
+/// Holds a core's lock; releases it when dropped.
+struct Locked<'a, T> {
+    core: &'a Core<T>,
+}
+
+impl<T> Drop for Locked<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: a `Locked` exists only while its thread holds the lock.
+        unsafe { self.core.lock.unlock() }
     }
 }
 
-impl<T: Send> HoldsCore<T> for Core<T> {
-    fn core(&self) -> &Core<T> {
-        self
+impl<T> Locked<'_, T> {
+    fn state(&self) -> u16 {
+        self.core.state.load(Ordering::Relaxed)
+    }
+
+    /// Changes the state to `f(state)` and returns the state before. A change that ends
+    /// the waits parked on `done_key` (the future becomes done, or settled) also clears
+    /// `PARKED`: the caller then wakes them (`Core::wake_parked`).
+    fn update(&self, f: impl Fn(u16) -> u16) -> u16 {
+        let prev = self
+            .core
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |s| {
+                let next = f(s);
+                let ends_waits =
+                    (is_done(next) && !is_done(s)) || (is_settled(next) && !is_settled(s));
+                Some(if ends_waits { next & !PARKED } else { next })
+            });
+        prev.unwrap_or_else(|s| s)
+    }
+
+    fn link(&self) -> usize {
+        // SAFETY: called only while the stage says the slot holds the link.
+        unsafe { (*self.core.slot.get()).link }
+    }
+
+    fn set_link(&self, link: usize) {
+        // SAFETY: as `link`; writing a `usize` over a `usize` drops nothing.
+        unsafe { (*self.core.slot.get()).link = link }
+    }
+
+    /// The hooks, made now if there are none (keeping a runner written in the link).
+    fn hooks(&mut self) -> &mut Hooks<T> {
+        let ptr = match decode::<T>(self.link()) {
+            Link::Hooks(p) => p,
+            Link::Nothing => Box::into_raw(Box::new(Hooks::new(0))),
+            Link::Runner(r) => Box::into_raw(Box::new(Hooks::new(r))),
+        };
+        self.set_link(ptr as usize);
+        // SAFETY: the link owns the hooks; we hold the lock that guards them.
+        unsafe { &mut *ptr }
+    }
+
+    fn hooks_if_any(&mut self) -> Option<&mut Hooks<T>> {
+        match decode::<T>(self.link()) {
+            // SAFETY: as `hooks`.
+            Link::Hooks(p) => Some(unsafe { &mut *p }),
+            _ => None,
+        }
+    }
+
+    fn hooks_ref(&self) -> Option<&Hooks<T>> {
+        match decode::<T>(self.link()) {
+            // SAFETY: as `hooks`.
+            Link::Hooks(p) => Some(unsafe { &*p }),
+            _ => None,
+        }
+    }
+
+    /// Takes the hooks out of the link (which becomes empty).
+    fn take_hooks(&self) -> Option<Box<Hooks<T>>> {
+        let hooks = match decode::<T>(self.link()) {
+            // SAFETY: the link owned this box; it is cleared below, so it is taken once.
+            Link::Hooks(p) => Some(unsafe { Box::from_raw(p) }),
+            _ => None,
+        };
+        self.set_link(0);
+        hooks
+    }
+
+    /// Names `thread` as the one answering for the task (stage `PENDING`/`RUNNING`).
+    fn set_runner(&mut self, thread: u64) {
+        match decode::<T>(self.link()) {
+            Link::Hooks(_) => self.hooks().runner = thread,
+            _ if thread <= (usize::MAX >> 1) as u64 => self.set_link((thread as usize) << 1 | 1),
+            _ => self.hooks().runner = thread,
+        }
+    }
+
+    fn runner(&self) -> u64 {
+        match decode::<T>(self.link()) {
+            Link::Nothing => 0,
+            Link::Runner(r) => r,
+            // SAFETY: as `hooks`.
+            Link::Hooks(p) => unsafe { (*p).runner },
+        }
     }
 }
 
-/// What is left to do, outside the lock, once the outcome is stored.
-struct Settled<T> {
-    waker: Option<Waker>,
-    /// A panic nobody will ever read: for the excepthook.
-    unread: Option<Panicked>,
-    /// An outcome nobody can read any more, dropped last (its `Drop` is user code).
-    discarded: Option<Result<T, TaskError>>,
-}
+/// Reading and writing the outcome in the slot.
+///
+/// # Safety (each)
+/// The caller holds the lock, or a state transition made it the slot's only user; and
+/// the stage says (or is about to say) that the slot holds what is read or written. A
+/// read moves the outcome out: the caller moves the stage on, so that it is read once.
+impl<T> Core<T> {
+    unsafe fn write_value(&self, value: T) {
+        // SAFETY: see the impl; the link was taken first, so this drops nothing.
+        unsafe { (*self.slot.get()).value = ManuallyDrop::new(value) }
+    }
 
-impl<T> Settled<T> {
-    fn finish(self) {
-        if let Some(waker) = self.waker {
-            waker.wake();
-        }
-        if let Some(p) = &self.unread {
-            thread::report_panic(p);
-        }
-        drop(self.discarded);
+    unsafe fn write_error(&self, error: Box<TaskError>) {
+        // SAFETY: as `write_value`.
+        unsafe { (*self.slot.get()).error = ManuallyDrop::new(error) }
+    }
+
+    unsafe fn read_value(&self) -> T {
+        // SAFETY: see the impl.
+        unsafe { ManuallyDrop::take(&mut (*self.slot.get()).value) }
+    }
+
+    unsafe fn read_error(&self) -> Box<TaskError> {
+        // SAFETY: see the impl.
+        unsafe { ManuallyDrop::take(&mut (*self.slot.get()).error) }
+    }
+
+    unsafe fn error(&self) -> &TaskError {
+        // SAFETY: see the impl.
+        unsafe { &(*self.slot.get()).error }
     }
 }
 
 impl<T> Core<T> {
-    pub(crate) fn new(task: TaskInfo) -> Core<T> {
-        Core {
-            inner: InternalMutex::new(Inner {
-                state: State::Pending,
-                hooks: None,
-                observed: false,
-                abandoned: false,
-            }),
-            phase: AtomicU8::new(WORKING),
-            task,
+    /// A pending future's core, owned by a handle and a job (both bits set), for the
+    /// pool at `pool` in the pool table (0: none), with `hooks` made up front if given.
+    pub(crate) fn allocate(id: u64, pool: u32, hooks: Option<Box<Hooks<T>>>) -> NonNull<Core<T>> {
+        let link = hooks.map_or(0, |h| Box::into_raw(h) as usize);
+        NonNull::from(Box::leak(Box::new(Core {
+            lock: RawMutex::INIT,
+            state: AtomicU16::new(PENDING | HANDLE | JOB),
+            pool,
+            id,
+            slot: UnsafeCell::new(Slot { link }),
+        })))
+    }
+
+    /// Lets go of the owner `bit` (`HANDLE` or `JOB`); the last owner frees the core.
+    ///
+    /// # Safety
+    /// The caller owns `bit`'s reference and does not touch the core afterwards.
+    pub(crate) unsafe fn release(this: NonNull<Core<T>>, bit: u16) {
+        // SAFETY: the caller's reference keeps the core alive until this returns.
+        let prev = unsafe { this.as_ref() }
+            .state
+            .fetch_and(!bit, Ordering::AcqRel);
+        if prev & (HANDLE | JOB) == bit {
+            // SAFETY: that was the last reference.
+            unsafe { Core::free(this, prev) }
         }
+    }
+
+    /// Drops what the slot holds and the allocation.
+    ///
+    /// # Safety
+    /// Nobody references the core any more; `state` is its last state.
+    unsafe fn free(this: NonNull<Core<T>>, state: u16) {
+        // SAFETY: made by `Box::leak` in `allocate`, and this is the last reference.
+        let core = unsafe { Box::from_raw(this.as_ptr()) };
+        let mut slot = core.slot.into_inner();
+        // SAFETY: the stage says which field is live.
+        unsafe {
+            match stage(state) {
+                VALUE if state & DELIVERING == 0 => ManuallyDrop::drop(&mut slot.value),
+                FAILED => ManuallyDrop::drop(&mut slot.error),
+                PENDING | RUNNING | VALUE => {
+                    if let Link::Hooks(p) = decode::<T>(slot.link) {
+                        drop(Box::from_raw(p));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn lock(&self) -> Locked<'_, T> {
+        self.lock.lock();
+        Locked { core: self }
+    }
+
+    pub(crate) fn state(&self) -> u16 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    fn done_key(&self) -> usize {
+        &self.state as *const AtomicU16 as usize
+    }
+
+    fn lend_key(&self) -> usize {
+        &self.id as *const u64 as usize
     }
 
     // ---- The executor's side ----
 
-    /// A worker is about to run the task: `Pending` becomes `Running` (`true`). `false` if
-    /// the future was cancelled meanwhile (its waiters and callbacks already heard).
+    /// A worker is about to run the task: `PENDING` becomes `RUNNING`, with the calling
+    /// thread as its runner (`true`). `false` if the future was cancelled meanwhile (its
+    /// waiters and callbacks already heard).
     pub(crate) fn set_running_or_notify_cancel(&self) -> bool {
-        let mut g = self.inner.lock();
-        match g.state {
-            State::Pending => {
-                g.state = State::Running;
-                self.task.set_runner(crate::thread::registry::current_id());
+        // Read before the lock: never call out of this module while holding it.
+        let me = registry::current_id();
+        let mut g = self.lock();
+        match stage(g.state()) {
+            PENDING => {
+                g.set_runner(me);
+                g.update(|s| s & !STAGE | RUNNING);
                 true
             }
-            State::Cancelled => false,
-            _ => panic!(
-                "spindle: task {} was started twice (an executor bug)",
-                self.task.id
-            ),
+            CANCELLED => false,
+            _ => {
+                drop(g);
+                panic!(
+                    "spindle: task {} was started twice (an executor bug)",
+                    self.id
+                )
+            }
+        }
+    }
+
+    /// Names `thread` as the one answering for the task while it is not done.
+    pub(crate) fn set_runner(&self, thread: u64) {
+        let mut g = self.lock();
+        if stage(g.state()) <= RUNNING {
+            g.set_runner(thread);
         }
     }
 
     /// The task ended with `outcome` (or failed before it could run): the future is done.
-    /// Wakes its waiters, then runs its callbacks on this thread. `false` (and `outcome`
-    /// is dropped) if the future was already done.
+    /// Wakes its waiters, then runs the callbacks added before now on this thread.
+    /// `false` (and `outcome` is dropped) if the future was already done.
     pub(crate) fn set_result(&self, outcome: Result<T, TaskError>) -> bool {
-        let mut g = self.inner.lock();
-        if !matches!(g.state, State::Pending | State::Running) {
+        match outcome {
+            Ok(value) => self.set_value(value),
+            Err(error) => self.set_error(error),
+        }
+    }
+
+    fn set_value(&self, value: T) -> bool {
+        let me = registry::current_id();
+        let g = self.lock();
+        let s = g.state();
+        if is_done(s) {
             return false;
         }
-        let failed = outcome.is_err();
-        if failed {
-            self.phase.fetch_or(FAILED, Ordering::Relaxed);
+        let mut hooks = g.take_hooks();
+        let mut listeners = hooks
+            .as_mut()
+            .map_or_else(Listeners::none, |h| h.take_listeners());
+        if s & ABANDONED != 0 {
+            // Nobody can read it: the callbacks see it, then it goes.
+            let prev = g.update(|s| s & !STAGE | TAKEN | OBSERVED);
+            drop(g);
+            self.wake_parked(prev);
+            listeners.notify(false);
+            let outcome = Ok(value);
+            for callback in listeners.callbacks.drain(..) {
+                self.run_callback(callback, &outcome);
+            }
+            return true;
         }
-        // The waker stays: `store` wakes it once the outcome is in place.
-        let (callbacks, waiters) = match g.hooks.as_mut() {
-            Some(h) => (mem::take(&mut h.callbacks), mem::take(&mut h.waiters)),
-            None => (Vec::new(), Vec::new()),
-        };
-        if callbacks.is_empty() {
-            let settled = self.store(g, outcome);
-            notify(waiters, failed);
-            settled.finish();
+        if listeners.callbacks.is_empty() {
+            // SAFETY: locked; the link was taken, the stage says `VALUE` next.
+            unsafe { self.write_value(value) };
+            let prev = g.update(|s| s & !STAGE | VALUE);
+            drop(g);
+            self.wake_parked(prev);
+            listeners.notify(false);
+            return true;
+        }
+        // Deliver: the value waits in the hooks, lent to one callback at a time, until
+        // every callback added before now has seen it.
+        let mut hooks = hooks.expect("callbacks live in the hooks");
+        hooks.runner = me;
+        let more = hooks.more();
+        more.delivered = Some(Ok(value));
+        more.completer_done = false;
+        g.set_link(Box::into_raw(hooks) as usize);
+        let prev = g.update(|s| s & !STAGE | VALUE | DELIVERING | OBSERVED);
+        drop(g);
+        self.wake_parked(prev);
+        listeners.notify(false);
+        for callback in listeners.callbacks.drain(..) {
+            self.lend(Location::caller(), |outcome| {
+                self.run_callback(callback, outcome);
+            });
+        }
+        let mut g = self.lock();
+        if let Some(h) = g.hooks_if_any() {
+            h.more().completer_done = true;
+        }
+        if g.state() & LENT == 0 {
+            self.settle(g);
+        }
+        true
+    }
+
+    fn set_error(&self, error: TaskError) -> bool {
+        let boxed = Box::new(error);
+        let g = self.lock();
+        let s = g.state();
+        if is_done(s) {
+            return false;
+        }
+        let mut hooks = g.take_hooks();
+        let mut listeners = hooks
+            .as_mut()
+            .map_or_else(Listeners::none, |h| h.take_listeners());
+        let seen = !listeners.callbacks.is_empty();
+        // The callbacks see a copy, so that `result` may take the error meanwhile.
+        let lent: Result<T, TaskError> = Err((*boxed).clone());
+        let observed = if seen { OBSERVED } else { 0 };
+        let mut unread = None;
+        let prev = if s & ABANDONED != 0 {
+            if !seen {
+                unread = unread_panic(&boxed);
+            }
+            g.update(|s| s & !STAGE | TAKEN | ERRED | observed)
         } else {
-            g.state = State::Delivering;
-            self.advance(g, DONE);
-            notify(waiters, failed);
-            self.deliver(outcome, callbacks);
+            // SAFETY: locked; the link was taken, the stage says `FAILED` next.
+            unsafe { self.write_error(boxed) };
+            g.update(|s| s & !STAGE | FAILED | ERRED | observed)
+        };
+        drop(g);
+        self.wake_parked(prev);
+        listeners.notify(true);
+        for callback in listeners.callbacks.drain(..) {
+            self.run_callback(callback, &lent);
         }
+        if let Some(p) = unread {
+            thread::report_panic(&p);
+        }
+        // Dropped here, outside the lock: an abandoned error (`boxed`, if not stored).
         true
     }
 
     /// Cancels the task if it has not started: `true` if the future is (now) cancelled.
     /// Wakes its waiters and runs its callbacks on this thread.
     pub(crate) fn cancel(&self) -> bool {
-        let mut g = self.inner.lock();
-        match g.state {
-            State::Pending => {}
-            State::Cancelled => return true,
+        let g = self.lock();
+        match stage(g.state()) {
+            PENDING => {}
+            CANCELLED => return true,
             _ => return false,
         }
-        g.state = State::Cancelled;
-        let hooks = g.hooks.take();
-        self.advance(g, SETTLED);
-        if let Some(h) = hooks {
-            let Hooks {
-                callbacks,
-                waiters,
-                waker,
-            } = *h;
-            notify(waiters, false);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+        let mut hooks = g.take_hooks();
+        let prev = g.update(|s| s & !STAGE | CANCELLED);
+        drop(g);
+        self.wake_parked(prev);
+        if let Some(h) = hooks.as_mut() {
+            let mut listeners = h.take_listeners();
+            listeners.notify(false);
             let cancelled = Err(TaskError::Cancelled);
-            for callback in callbacks {
+            for callback in listeners.callbacks.drain(..) {
                 self.run_callback(callback, &cancelled);
             }
         }
         true
     }
 
-    /// Stores `outcome` (the lock is held, and released here) and wakes whoever waits
-    /// for it.
-    fn store(
-        &self,
-        mut g: InternalGuard<'_, Inner<T>>,
-        outcome: Result<T, TaskError>,
-    ) -> Settled<T> {
-        // Until now the completing thread was the one to wait for (also while it ran
-        // the callbacks); from here on nobody is.
-        self.task.set_runner(0);
-        let mut settled = Settled {
-            waker: g.hooks.as_mut().and_then(|h| h.waker.take()),
-            unread: None,
-            discarded: None,
-        };
-        if g.abandoned {
-            g.state = State::Taken;
-            settled.unread = unread_panic(&outcome, g.observed);
-            settled.discarded = Some(outcome);
+    /// Ends a delivery (the lock is held, and released here): the value goes to its
+    /// place in the slot (or is dropped, if nobody can read it), and `result` may take it.
+    fn settle(&self, g: Locked<'_, T>) {
+        let mut hooks = g.take_hooks().expect("a delivery keeps its hooks");
+        let more = hooks.more();
+        let delivered = more.delivered.take();
+        let waker = more.waker.take();
+        let mut dropped = None;
+        let prev = if g.state() & ABANDONED != 0 {
+            dropped = delivered;
+            g.update(|s| s & !(STAGE | DELIVERING) | TAKEN)
         } else {
-            g.state = State::Finished(outcome.map_err(Box::new));
-        }
-        self.advance(g, SETTLED);
-        settled
-    }
-
-    /// Hands `outcome` to each callback of `batch` and of any added meanwhile, outside the
-    /// lock (state `Delivering`), then stores it.
-    fn deliver(&self, outcome: Result<T, TaskError>, mut batch: Vec<Callback<T>>) {
-        loop {
-            for callback in batch.drain(..) {
-                self.run_callback(callback, &outcome);
+            match delivered {
+                // SAFETY: locked; the link was taken, the stage stays `VALUE`.
+                Some(Ok(value)) => unsafe { self.write_value(value) },
+                _ => unreachable!("a delivered value is in place when no loan is out"),
             }
-            let mut g = self.inner.lock();
-            g.observed = true;
-            if !g.has_callbacks() {
-                self.store(g, outcome).finish();
-                return;
-            }
-            mem::swap(&mut batch, &mut g.hooks().callbacks);
+            g.update(|s| s & !DELIVERING)
+        };
+        drop(g);
+        self.wake_parked(prev);
+        if let Some(waker) = waker {
+            waker.wake();
         }
+        drop(hooks);
+        drop(dropped);
     }
 
     /// Runs one callback; a panic in it goes to the excepthook and stops nothing else.
@@ -302,7 +557,7 @@ impl<T> Core<T> {
         if let Err(payload) = ran {
             let message = format!(
                 "a done callback of task {} panicked: {}",
-                self.task.id,
+                self.id,
                 thread::payload_message(&*payload)
             );
             thread::report_panic(&Panicked::new(message, thread::current().name()));
@@ -311,46 +566,71 @@ impl<T> Core<T> {
         }
     }
 
-    /// Moves the phase on to `to` (the lock is held, and released here) and wakes the
-    /// threads parked on it.
-    fn advance(&self, g: InternalGuard<'_, Inner<T>>, to: u8) {
-        // Only lock holders move the phase, so the current one is known; adding the
-        // difference keeps the flags, and a `PARKED` set concurrently. SeqCst pairs with the parking
-        // validation: a parking thread either sees the new phase, or is already queued
-        // when we see its `PARKED`.
-        let now = self.phase.load(Ordering::Relaxed) & PHASE;
-        debug_assert!(to >= now, "the phase only moves forward");
-        let before = self.phase.fetch_add(to - now, Ordering::SeqCst);
-        drop(g);
-        if before & PARKED != 0 {
-            wait::unpark_all(self.key());
+    /// Wakes the threads parked until done or settled, if the transition from `prev`
+    /// cleared `PARKED`.
+    fn wake_parked(&self, prev: u16) {
+        if prev & PARKED != 0 {
+            wait::unpark_all(self.done_key());
         }
     }
 
-    fn phase(&self) -> u8 {
-        self.phase.load(Ordering::Acquire) & PHASE
+    // ---- The caller's side ----
+
+    pub(crate) fn is_done(&self) -> bool {
+        is_done(self.state())
     }
 
-    fn key(&self) -> usize {
-        &self.phase as *const AtomicU8 as usize
+    pub(crate) fn is_running(&self) -> bool {
+        stage(self.state()) == RUNNING
     }
 
-    /// Parks until the phase reaches `needed` or `deadline` passes; `true` if it did.
-    fn park_until(
+    pub(crate) fn is_cancelled(&self) -> bool {
+        stage(self.state()) == CANCELLED
+    }
+
+    /// One word for `Debug`.
+    pub(crate) fn state_name(&self) -> &'static str {
+        match stage(self.state()) {
+            PENDING => "pending",
+            RUNNING => "running",
+            CANCELLED => "cancelled",
+            _ => "finished",
+        }
+    }
+
+    /// Runs `callback` when the future is done: at once, on this thread, if it is (CPython's
+    /// `add_done_callback`), else on the thread that completes it.
+    pub(crate) fn add_done_callback(&self, callback: Callback<T>, at: &'static Location<'static>) {
+        let mut g = self.lock();
+        if !is_done(g.state()) {
+            g.hooks().more().callbacks.push(callback);
+            return;
+        }
+        drop(g);
+        self.lend(at, |outcome| self.run_callback(callback, outcome));
+    }
+
+    /// Parks until the wait for `need` is over or `deadline` passes; `true` if it is.
+    pub(crate) fn park_until(
         &self,
-        needed: u8,
+        need: Need,
         deadline: Option<Instant>,
         at: &'static Location<'static>,
     ) -> bool {
-        let wait = Wait::waiting(&self.task, deadline, at);
-        while self.phase() < needed {
-            let validate = || {
-                let phase = self.phase.fetch_or(PARKED, Ordering::SeqCst) & PHASE;
-                phase < needed
-            };
+        if reached(need, self.state()) {
+            return true;
+        }
+        let on = FutureWait { core: self, need };
+        let wait = Wait::waiting(&on, deadline, at);
+        let (flag, key) = match need {
+            Need::Lend => (LEND_PARKED, self.lend_key()),
+            Need::Done | Need::Settled => (PARKED, self.done_key()),
+        };
+        while !reached(need, self.state()) {
+            let validate = || !reached(need, self.state.fetch_or(flag, Ordering::SeqCst));
             let parked = wait::park(
                 &wait,
-                self.key(),
+                key,
                 validate,
                 || {},
                 |_, _| {},
@@ -358,180 +638,175 @@ impl<T> Core<T> {
                 deadline,
             );
             match parked {
-                Ok(ParkResult::TimedOut) => return self.phase() >= needed,
+                Ok(ParkResult::TimedOut) => return reached(need, self.state()),
                 Ok(_) => {}
+                // The wait would close a cycle: fail it with the report, as a lock does.
                 Err(cycle) => crate::deadlock::raise::raise(cycle),
             }
         }
         true
     }
 
-    // ---- The caller's side ----
-
-    pub(crate) fn is_done(&self) -> bool {
-        self.phase() >= DONE
-    }
-
-    pub(crate) fn is_running(&self) -> bool {
-        matches!(self.inner.lock().state, State::Running)
-    }
-
-    pub(crate) fn is_cancelled(&self) -> bool {
-        matches!(self.inner.lock().state, State::Cancelled)
-    }
-
-    /// One word for `Debug`.
-    pub(crate) fn state_name(&self) -> &'static str {
-        match self.inner.lock().state {
-            State::Pending => "pending",
-            State::Running => "running",
-            State::Delivering | State::Finished(_) | State::Taken => "finished",
-            State::Cancelled => "cancelled",
-        }
-    }
-
-    /// Runs `callback` when the future is done: at once, on this thread, if it is.
-    pub(crate) fn add_done_callback(&self, callback: Callback<T>) {
-        let mut g = self.inner.lock();
-        match g.state {
-            State::Pending | State::Running | State::Delivering => {
-                g.hooks().callbacks.push(callback);
-            }
-            State::Cancelled => {
-                drop(g);
-                self.run_callback(callback, &Err(TaskError::Cancelled));
-            }
-            State::Finished(_) => {
-                // Lend the outcome to the callback outside the lock, as the executor
-                // does. Nobody can take it meanwhile: that needs the handle, which the
-                // caller is borrowing.
-                let State::Finished(stored) = mem::replace(&mut g.state, State::Delivering) else {
-                    unreachable!("matched Finished above")
-                };
-                drop(g);
-                self.deliver(stored.map_err(|e| *e), vec![callback]);
-            }
-            State::Taken => panic!(
-                "add_done_callback: the outcome of task {} was already taken by `.await`",
-                self.task.id
-            ),
-        }
-    }
-
-    /// Parks until the future is done or `deadline` passes; `true` if done.
-    pub(crate) fn wait_done(
-        &self,
-        deadline: Option<Instant>,
+    /// Parks until the outcome is in place, and takes it; lets go of the handle's
+    /// reference (the handle is being consumed).
+    ///
+    /// # Safety
+    /// The caller owns the handle's reference to `this` and does not use it afterwards.
+    pub(crate) unsafe fn take_outcome(
+        this: NonNull<Core<T>>,
         at: &'static Location<'static>,
-    ) -> bool {
-        self.park_until(DONE, deadline, at)
-    }
-
-    /// Parks until the outcome is back, and takes it (the handle is being consumed).
-    pub(crate) fn take_outcome(&self, at: &'static Location<'static>) -> Result<T, TaskError> {
+    ) -> Result<T, TaskError> {
+        // SAFETY: the handle keeps the core alive until it is released below.
+        let core = unsafe { this.as_ref() };
         // A tiny task is often a few microseconds from done: cheaper to look again than
         // to park and be woken.
         let backoff = Backoff::new();
-        while self.phase() < SETTLED && !backoff.is_completed() {
+        while !is_settled(core.state()) && !backoff.is_completed() {
             backoff.snooze();
         }
-        self.park_until(SETTLED, None, at);
-        let mut g = self.inner.lock();
-        let outcome = match mem::replace(&mut g.state, State::Taken) {
-            State::Finished(stored) => {
-                g.observed = true;
-                stored.map_err(|e| *e)
+        core.park_until(Need::Settled, None, at);
+        let mut s = core.state();
+        loop {
+            // If the executor has let go already (`JOB` never comes back), this thread
+            // is the core's last owner: the outcome changes hands and the handle lets go
+            // in one step. Else the handle stays until the outcome is read.
+            let sole = s & JOB == 0;
+            let taken = match stage(s) {
+                VALUE | FAILED if sole => (s & !(STAGE | HANDLE)) | TAKEN | OBSERVED,
+                VALUE | FAILED => (s & !STAGE) | TAKEN | OBSERVED,
+                CANCELLED => {
+                    // SAFETY: the handle's reference, not used again.
+                    unsafe { Core::release(this, HANDLE) };
+                    return Err(TaskError::Cancelled);
+                }
+                TAKEN => {
+                    // SAFETY: the handle's reference, given up before the panic.
+                    unsafe { Core::release(this, HANDLE) };
+                    panic!("result: the outcome of the task was already taken by `.await`")
+                }
+                _ => unreachable!("settled"),
+            };
+            match core
+                .state
+                .compare_exchange_weak(s, taken, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => s = now,
             }
-            State::Cancelled => {
-                g.state = State::Cancelled;
-                Err(TaskError::Cancelled)
-            }
-            State::Taken => panic!(
-                "result: the outcome of task {} was already taken by `.await`",
-                self.task.id
-            ),
-            State::Pending | State::Running | State::Delivering => {
-                unreachable!("the phase is SETTLED only once the outcome is in place")
+        }
+        // SAFETY: stage `VALUE` (settled) or `FAILED` before the exchange, which moved it
+        // to `TAKEN` and made this thread the slot's only user: it is read once, here.
+        let outcome = unsafe {
+            match stage(s) {
+                VALUE => Ok(core.read_value()),
+                _ => Err(*core.read_error()),
             }
         };
-        g.abandoned = true;
-        self.advance(g, TAKEN);
+        if s & JOB == 0 {
+            // SAFETY: the exchange cleared the last reference; the slot was emptied.
+            unsafe { Core::free(this, TAKEN) };
+        } else {
+            // SAFETY: the handle's reference, not used again.
+            unsafe { Core::release(this, HANDLE) };
+        }
         outcome
     }
 
-    /// `std::future::Future::poll`: the outcome if it is back, else remember `waker`.
+    /// `std::future::Future::poll`: the outcome if it is in place, else remember `waker`.
     pub(crate) fn poll(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
-        let mut g = self.inner.lock();
-        match mem::replace(&mut g.state, State::Taken) {
-            State::Finished(stored) => {
-                g.observed = true;
-                Poll::Ready(stored.map_err(|e| *e))
+        let mut g = self.lock();
+        let s = g.state();
+        let outcome = match stage(s) {
+            VALUE if s & DELIVERING == 0 => {
+                // SAFETY: settled `VALUE`; the stage moves to `TAKEN` below.
+                Ok(unsafe { self.read_value() })
             }
-            State::Cancelled => {
-                g.state = State::Cancelled;
-                Poll::Ready(Err(TaskError::Cancelled))
+            // SAFETY: `FAILED`; the stage moves to `TAKEN` below.
+            FAILED => Err(*unsafe { self.read_error() }),
+            CANCELLED => return Poll::Ready(Err(TaskError::Cancelled)),
+            TAKEN => {
+                drop(g);
+                panic!(
+                    "the Future of task {} was polled after it completed",
+                    self.id
+                )
             }
-            State::Taken => panic!(
-                "the Future of task {} was polled after it completed",
-                self.task.id
-            ),
-            other => {
-                g.state = other;
-                match &mut g.hooks().waker {
+            _ => {
+                let more = g.hooks().more();
+                match &mut more.waker {
                     Some(w) if w.will_wake(waker) => {}
                     slot => *slot = Some(waker.clone()),
                 }
-                Poll::Pending
+                return Poll::Pending;
             }
-        }
+        };
+        g.update(|s| s & !STAGE | TAKEN | OBSERVED);
+        Poll::Ready(outcome)
     }
 
-    /// The `Future` handle is being dropped. An outcome already there is dropped now; a
-    /// panic nobody read goes to the excepthook (now, or when the task ends).
-    pub(crate) fn abandon(&self) {
-        if self.phase() == TAKEN {
-            return; // `result` took everything: nothing left to do
+    /// The `Future` handle is being dropped. An outcome already in place is dropped now;
+    /// a panic nobody read goes to the excepthook (now, or when the task ends). Then the
+    /// handle's reference goes.
+    ///
+    /// # Safety
+    /// The caller owns the handle's reference to `this` and does not use it afterwards.
+    pub(crate) unsafe fn abandon(this: NonNull<Core<T>>) {
+        // SAFETY: the handle keeps the core alive until it is released below.
+        let core = unsafe { this.as_ref() };
+        let mut g = core.lock();
+        let s = g.state();
+        let mut value = None;
+        let mut error = None;
+        let mut waker = None;
+        match stage(s) {
+            VALUE if s & DELIVERING == 0 => {
+                // SAFETY: settled `VALUE`; the stage moves to `TAKEN` below.
+                value = Some(unsafe { core.read_value() });
+                g.update(|s| s & !STAGE | TAKEN);
+            }
+            FAILED => {
+                // SAFETY: `FAILED`; the stage moves to `TAKEN` below.
+                error = Some(unsafe { core.read_error() });
+                g.update(|s| s & !STAGE | TAKEN);
+            }
+            PENDING | RUNNING | VALUE => {
+                if let Some(h) = g.hooks_if_any() {
+                    waker = h.more.as_mut().and_then(|m| m.waker.take());
+                }
+                g.update(|s| s | ABANDONED);
+            }
+            _ => {}
         }
-        let mut g = self.inner.lock();
-        g.abandoned = true;
-        if let Some(h) = g.hooks.as_mut() {
-            h.waker = None;
-        }
-        if !matches!(g.state, State::Finished(_)) {
-            return;
-        }
-        let State::Finished(stored) = mem::replace(&mut g.state, State::Taken) else {
-            unreachable!("checked above")
-        };
-        let outcome = stored.map_err(|e| *e);
-        let unread = unread_panic(&outcome, g.observed);
         drop(g);
-        Settled {
-            waker: None,
-            unread,
-            discarded: Some(outcome),
+        let unread = error
+            .as_ref()
+            .filter(|_| s & OBSERVED == 0)
+            .and_then(|e| unread_panic(e));
+        // SAFETY: the handle's reference, not used again.
+        unsafe { Core::release(this, HANDLE) };
+        if let Some(p) = unread {
+            thread::report_panic(&p);
         }
-        .finish();
+        // User code last: the outcome's and the waker's `Drop`.
+        drop(waker);
+        drop(error);
+        drop(value);
     }
 
     /// Starts reporting to `waiter` as future `index`. If the future is already done,
     /// reports nothing and returns whether it failed: the caller reports it itself.
     pub(crate) fn watch(&self, waiter: &Arc<Waiter>, index: usize) -> Option<bool> {
-        if let Some(failed) = self.done_failed() {
-            return Some(failed);
+        let s = self.state();
+        if is_done(s) {
+            return Some(s & ERRED != 0);
         }
-        let mut g = self.inner.lock();
-        if let Some(failed) = self.done_failed() {
-            return Some(failed);
+        let mut g = self.lock();
+        let s = g.state();
+        if is_done(s) {
+            return Some(s & ERRED != 0);
         }
-        g.hooks().waiters.push((Arc::clone(waiter), index));
+        g.hooks().watch((Arc::clone(waiter), index));
         None
-    }
-
-    /// `Some(failed)` once the future is done.
-    fn done_failed(&self) -> Option<bool> {
-        let phase = self.phase.load(Ordering::Acquire);
-        (phase & PHASE >= DONE).then_some(phase & FAILED != 0)
     }
 
     /// Stops reporting to `waiter` (a no-op once the future is done: it reported).
@@ -539,24 +814,90 @@ impl<T> Core<T> {
         if self.is_done() {
             return;
         }
-        let mut g = self.inner.lock();
-        if let Some(h) = g.hooks.as_mut() {
-            h.waiters.retain(|(w, _)| !Arc::ptr_eq(w, waiter));
+        let mut g = self.lock();
+        if !is_done(g.state()) {
+            if let Some(h) = g.hooks_if_any() {
+                h.unwatch(waiter);
+            }
         }
     }
-}
 
-/// Tells each waiter that its future is done.
-fn notify(waiters: Vec<(Arc<Waiter>, usize)>, failed: bool) {
-    for (waiter, index) in waiters {
-        waiter.arrive(index, failed);
+    // ---- For the waits' descriptions and deadlock detection ----
+
+    /// Adds the thread that must act before a wait for `need` can end, if it has not.
+    pub(crate) fn holders(&self, need: Need, out: &mut Vec<Holder>) {
+        // Read first without the lock: the instant the state moves past what the wait
+        // needs, the wait names nobody.
+        if reached(need, self.state()) {
+            return;
+        }
+        let g = self.lock();
+        let s = g.state();
+        if reached(need, s) {
+            return;
+        }
+        let thread = if stage(s) <= RUNNING {
+            g.runner()
+        } else if s & DELIVERING == 0 {
+            // A settled value out on loan to a callback added after completion: the slot
+            // holds no link, and the borrower is not recorded (the wait names nobody).
+            0
+        } else {
+            // Delivering: the borrower, else the completing thread.
+            g.hooks_ref().map_or(0, |h| {
+                let lender = h.more.as_ref().map_or(0, |m| m.lender);
+                match need {
+                    Need::Lend => lender,
+                    _ if lender != 0 => lender,
+                    _ => h.runner,
+                }
+            })
+        };
+        if thread != 0 {
+            out.push(Holder::actor(thread));
+        }
+    }
+
+    /// The executor's own way to cancel, while the task has not started (see
+    /// `More::remote_cancel`).
+    pub(crate) fn remote_cancel(&self) -> Option<super::hooks::RemoteCancel> {
+        let g = self.lock();
+        if stage(g.state()) != PENDING {
+            return None;
+        }
+        g.hooks_ref()
+            .and_then(|h| h.more.as_ref())
+            .and_then(|m| m.remote_cancel.clone())
+    }
+
+    /// Makes `cancel` the way `Future::cancel` asks while the task has not started.
+    pub(crate) fn set_remote_cancel(&self, cancel: super::hooks::RemoteCancel) {
+        let mut g = self.lock();
+        if stage(g.state()) == PENDING {
+            g.hooks().more().remote_cancel = Some(cancel);
+        }
+    }
+
+    /// Which executor the future belongs to, for people: `ThreadPoolExecutor "io"`.
+    pub(crate) fn origin(&self) -> Option<Arc<str>> {
+        if self.pool != 0 {
+            return pools::origin(self.pool);
+        }
+        let g = self.lock();
+        if stage(g.state()) <= RUNNING || g.state() & DELIVERING != 0 {
+            return g.hooks_ref().and_then(|h| h.origin().cloned());
+        }
+        None
     }
 }
 
-/// The panic in `outcome`, if nobody has seen it.
-fn unread_panic<T>(outcome: &Result<T, TaskError>, observed: bool) -> Option<Panicked> {
-    match outcome {
-        Err(TaskError::Panicked(p)) if !observed => Some(p.clone()),
+/// The panic in `error`, for the excepthook, if it is one.
+fn unread_panic(error: &TaskError) -> Option<Panicked> {
+    match error {
+        TaskError::Panicked(p) => Some(p.clone()),
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,11 +20,15 @@ pub(crate) struct Waiter {
     /// `as_completed` or `wait(FirstCompleted)`: what the waiting thread is doing.
     purpose: &'static str,
     total: usize,
+    /// Whether to keep the indices of the futures that reported (`as_completed`), or
+    /// only count them (`wait`).
+    record: bool,
 }
 
 /// What has been reported so far.
 pub(crate) struct Arrivals {
-    /// Indices of done futures, in the order they became done, not yet taken.
+    /// Indices of done futures, in the order they reported, not yet taken (kept only
+    /// for `as_completed`).
     pub(crate) done: VecDeque<usize>,
     /// How many futures have reported.
     pub(crate) count: usize,
@@ -33,8 +37,9 @@ pub(crate) struct Arrivals {
 }
 
 impl Waiter {
-    /// A waiter for `total` futures, described in thread states by `purpose`.
-    pub(crate) fn new(purpose: &'static str, total: usize) -> Waiter {
+    /// A waiter for `total` futures, described in thread states by `purpose`, keeping the
+    /// indices of those that report if `record`.
+    pub(crate) fn new(purpose: &'static str, total: usize, record: bool) -> Waiter {
         Waiter {
             arrivals: Mutex::new(Arrivals {
                 done: VecDeque::new(),
@@ -44,6 +49,7 @@ impl Waiter {
             arrived: Condvar::new(),
             purpose,
             total,
+            record,
         }
     }
 
@@ -56,7 +62,9 @@ impl Waiter {
     pub(crate) fn arrive_all(&self, done: impl IntoIterator<Item = (usize, bool)>) {
         let mut a = self.arrivals.lock();
         for (index, failed) in done {
-            a.done.push_back(index);
+            if self.record {
+                a.done.push_back(index);
+            }
             a.count += 1;
             a.failed += usize::from(failed);
         }
@@ -86,11 +94,6 @@ impl Waiter {
             let _ = self.arrived.park(raw, &wait, deadline);
             raw.lock_internal(at);
         }
-    }
-
-    /// Reads the reports without waiting.
-    pub(crate) fn with_arrivals<R>(&self, f: impl FnOnce(&mut Arrivals) -> R) -> R {
-        f(&mut self.arrivals.lock())
     }
 }
 

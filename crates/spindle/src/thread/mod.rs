@@ -35,6 +35,7 @@ pub(crate) mod state;
 mod timer;
 
 use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub use info::ThreadInfo;
@@ -127,6 +128,11 @@ pub fn sleep(d: Duration) {
 /// Waits until every non-daemon thread spindle started has ended (Python's rule at exit:
 /// the interpreter waits for its non-daemon threads). Threads started meanwhile count too.
 ///
+/// As at Python's exit, the idle workers of a thread pool nobody shut down leave once
+/// the work queued there has run (CPython tells them so with `threading._register_atexit`),
+/// so a program that never shuts its `ThreadPoolExecutor` down still gets past this; the
+/// pool starts workers again if it is used afterwards.
+///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use std::sync::Arc;
@@ -140,6 +146,7 @@ pub fn sleep(d: Duration) {
 /// ```
 #[track_caller]
 pub fn join_non_daemon() {
+    let _exit = Exit::begin();
     let me = registry::current_id();
     loop {
         let pending: Vec<_> = registry::snapshot()
@@ -154,6 +161,44 @@ pub fn join_non_daemon() {
                 crate::deadlock::raise::raise(e);
             }
         }
+    }
+}
+
+/// What `join_non_daemon` tells before it waits, as CPython's `threading._register_atexit`:
+/// each hook registered (once) by a layer above, such as the thread pools.
+static EXIT_HOOKS: parking_lot::Mutex<Vec<fn()>> = parking_lot::Mutex::new(Vec::new());
+
+/// How many `join_non_daemon` calls are under way.
+static EXITING: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers `hook` to run each time `join_non_daemon` begins.
+pub(crate) fn at_exit(hook: fn()) {
+    EXIT_HOOKS.lock().push(hook);
+}
+
+/// Whether a `join_non_daemon` is under way: threads that only wait for work (idle pool
+/// workers) should leave rather than wait.
+pub(crate) fn exiting() -> bool {
+    EXITING.load(Ordering::SeqCst) != 0
+}
+
+/// One `join_non_daemon` under way, from its hooks until it returns.
+struct Exit;
+
+impl Exit {
+    fn begin() -> Exit {
+        EXITING.fetch_add(1, Ordering::SeqCst);
+        let hooks = EXIT_HOOKS.lock().clone();
+        for hook in hooks {
+            hook();
+        }
+        Exit
+    }
+}
+
+impl Drop for Exit {
+    fn drop(&mut self) {
+        EXITING.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
