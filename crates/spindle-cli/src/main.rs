@@ -27,7 +27,9 @@ enum Command {
     /// Runs every experiment (or the one named) and prints, for each, the claim, what was
     /// measured here, and its verdict: holds, does not hold, not measured (the run could
     /// not decide: a thread failed, or the machine cannot show it, as one core cannot show
-    /// a speed-up), or skipped (the machine lacks a program the experiment needs).
+    /// a speed-up), or skipped (the machine lacks a program the experiment needs: `remote`
+    /// needs redis-server, and says how to install it). Skipped experiments do not change
+    /// the exit status.
     #[command(after_help = lab::help_listing())]
     Lab(LabArgs),
     /// Work with recorded traces (Chrome trace-event JSON, as `spindle::trace::Recorder` writes).
@@ -36,7 +38,7 @@ enum Command {
     /// Tasks on many machines, through Redis (spindle::cluster).
     #[command(subcommand)]
     Cluster(ClusterCommand),
-    /// A worker of the cluster demonstration (started by it).
+    /// A worker of the cluster demonstration (started by `spindle lab remote`).
     #[command(name = "__cluster-worker", hide = true)]
     ClusterWorker {
         #[arg(long)]
@@ -47,13 +49,6 @@ enum Command {
         processes: usize,
         #[arg(long)]
         lease_ms: u64,
-    },
-    /// The cluster demonstration: two workers sharing only Redis, one killed mid-task.
-    #[command(name = "__cluster-demo", hide = true)]
-    ClusterDemo {
-        /// Print the outcome as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// The child program of the daemon experiment (started by `spindle lab daemon`).
     #[command(name = "__child", hide = true)]
@@ -155,14 +150,6 @@ fn main() -> ExitCode {
             processes,
             lease_ms,
         } => cluster::worker::run(&url, &pool, processes, Duration::from_millis(lease_ms)),
-        Command::ClusterDemo { json } => {
-            let outcome = cluster::demo::run(&cluster::demo::DemoOptions::quick());
-            cluster::demo::print(&outcome, json);
-            match outcome {
-                cluster::demo::DemoOutcome::Failed { .. } => ExitCode::FAILURE,
-                _ => ExitCode::SUCCESS,
-            }
-        }
         Command::Child { what, work_ms } => {
             lab::daemon::child_main(what, Duration::from_millis(work_ms))
         }

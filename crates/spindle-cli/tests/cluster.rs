@@ -1,7 +1,7 @@
-//! `spindle cluster status` and the cluster demonstration, run as a user runs them,
-//! against a `redis-server` each test starts for itself. A machine without
-//! `redis-server` fails these tests with how to install it (`apt-get install
-//! redis-server`, or `scripts/test`).
+//! `spindle cluster status`, run as a user runs it, against a `redis-server` each test
+//! starts for itself (the cluster demonstration is tested as `spindle lab remote`, in
+//! `lab.rs`). A machine without `redis-server` fails these tests with how to install it
+//! (`apt-get install redis-server`, or `scripts/test`).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -128,40 +128,4 @@ fn status_of_a_server_that_is_not_there_fails_naming_it() {
         "{stderr}"
     );
     assert!(!stderr.contains("secret"), "{stderr}");
-}
-
-#[test]
-fn the_demonstration_loses_nothing_when_a_worker_is_killed() {
-    let out = spindle(&["__cluster-demo", "--json"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(
-        doc["outcome"], "ran",
-        "{doc} (needs `apt-get install redis-server`)"
-    );
-    let tasks = doc["tasks"].as_u64().unwrap();
-    assert_eq!(doc["results"].as_u64(), Some(tasks), "{doc}");
-    assert_eq!(doc["lost"], 0, "{doc}");
-    assert_eq!(doc["duplicated"], 0, "{doc}");
-    assert!(doc["executions"].as_u64().unwrap() >= tasks, "{doc}");
-}
-
-#[test]
-fn the_demonstration_without_redis_server_says_how_to_install_it() {
-    let out = Command::new(SPINDLE)
-        .arg("__cluster-demo")
-        .env("PATH", "/nonexistent")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        stdout.trim(),
-        "skipped: needs redis-server: apt-get install redis-server (Debian, Ubuntu)"
-    );
 }

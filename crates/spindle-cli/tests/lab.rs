@@ -12,8 +12,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use lab_common::{
-    EXPERIMENTS, LIMIT, assert_verdicts_follow_figures, command, exit_status_for, experiment, num,
-    run, spindle,
+    EXPERIMENTS, LIMIT, NEEDS_REDIS, assert_verdicts_follow_figures, command, exit_status_for,
+    experiment, num, run, spindle,
 };
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -150,6 +150,65 @@ fn scheduling_runs_the_same_threads_each_time() {
         num(f, "most_common_order_runs") * num(f, "distinct_orders") >= num(f, "runs"),
         "{f}"
     );
+}
+
+/// Two worker processes share only a `redis-server` the lab starts; one is SIGKILLed
+/// while it holds tasks. Needs `redis-server` installed (`apt-get install
+/// redis-server`, or `scripts/test`): without it the lab reports "skipped", and this
+/// test fails saying so.
+#[test]
+fn remote_loses_nothing_when_a_worker_is_killed_mid_task() {
+    let e = experiment("remote");
+    let f = &e["figures"];
+    assert_ne!(
+        e["verdict"], "skipped",
+        "this test needs redis-server: apt-get install redis-server ({e})"
+    );
+    assert_eq!(e["verdict"], "holds", "{e}");
+    let tasks = num(f, "tasks");
+    assert!(tasks >= 10.0, "{f}");
+    assert_eq!(num(f, "workers"), 2.0, "{f}");
+    assert!(num(f, "killed_worker") > 0.0, "a worker was killed: {f}");
+    // Each task the killed worker held started on it and again on the other worker.
+    assert!(num(f, "rerun") >= 1.0, "{f}");
+    assert!(num(f, "executions") >= tasks + num(f, "rerun"), "{f}");
+    assert_eq!(num(f, "results"), tasks, "{f}");
+}
+
+/// Without `redis-server` on the PATH, `remote` is skipped, says how to install it, and
+/// the exit status ignores it: neither "holds" nor "does not hold".
+#[test]
+fn remote_without_redis_server_is_skipped_saying_how_to_install_it() {
+    // A PATH of one empty folder: the lab needs nothing from it (it starts its workers
+    // by its own path), and redis-server is not there.
+    let bin = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("path-without-redis");
+    std::fs::create_dir_all(&bin).unwrap();
+    let without_redis = |args: &[&str]| {
+        let mut cmd = command(args);
+        cmd.env("PATH", &bin);
+        run(cmd, None)
+    };
+
+    let out = without_redis(&["lab", "remote", "--quick", "--json"]);
+    let report: Value = serde_json::from_str(&out.stdout).expect("stdout is one JSON object");
+    let e = &report["experiments"][0];
+    assert_eq!(e["verdict"], "skipped", "{e}");
+    assert_eq!(e["measured"], NEEDS_REDIS, "{e}");
+    assert_verdicts_follow_figures(e);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "skipped counts for nothing: {}",
+        out.stderr
+    );
+
+    let out = without_redis(&["lab", "remote", "--quick"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains(NEEDS_REDIS), "{}", out.stdout);
+    assert!(out.stdout.contains("verdict:  skipped"), "{}", out.stdout);
+    for verdict in ["holds", "does not hold", "not measured"] {
+        assert!(!out.stdout.contains(verdict), "{}", out.stdout);
+    }
 }
 
 /// Runs `lab gil --quick --json` restricted to one CPU: the CPU affinity is set in the

@@ -2,7 +2,7 @@
 //! processes that share nothing but a local Redis server; one worker is SIGKILLed
 //! mid-task; every result still arrives, exactly once.
 //!
-//! [`run`] is the whole experiment, for `spindle lab` to show: it starts
+//! [`run`] is the whole experiment, for `spindle lab remote` to show: it starts
 //! `redis-server` (when one is installed), two workers (this program, started again in
 //! its hidden `__cluster-worker` role), submits the tasks, kills a worker while it
 //! holds some, and counts. Without `redis-server` it says so, and how to install it,
@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use spindle::cluster::ClusterExecutor;
 use spindle::futures::Future;
 
@@ -59,8 +58,7 @@ impl DemoOptions {
 }
 
 /// What the demonstration found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DemoOutcome {
     /// It ran: the counts.
     Ran(DemoCounts),
@@ -78,7 +76,7 @@ pub enum DemoOutcome {
 }
 
 /// The counts of one run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoCounts {
     /// Tasks submitted.
     pub tasks: u64,
@@ -286,31 +284,4 @@ fn append(path: &str, line: &str) {
 fn parent_pid() -> u32 {
     // SAFETY: getppid has no preconditions.
     unsafe { libc::getppid() as u32 }
-}
-
-/// Prints one run's outcome, as JSON or as a sentence (the hidden `__cluster-demo`).
-pub fn print(outcome: &DemoOutcome, json: bool) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(outcome).expect("the outcome encodes")
-        );
-        return;
-    }
-    match outcome {
-        DemoOutcome::Ran(c) => println!(
-            "{} tasks on two workers sharing only Redis; worker {} SIGKILLed mid-task: \
-             {} executions, {} results, {} lost, {} duplicated ({} re-run elsewhere): {}",
-            c.tasks,
-            c.killed_worker,
-            c.executions,
-            c.results,
-            c.lost,
-            c.duplicated,
-            c.rerun,
-            if c.holds() { "holds" } else { "does not hold" }
-        ),
-        DemoOutcome::Skipped { reason } => println!("skipped: {reason}"),
-        DemoOutcome::Failed { reason } => println!("failed: {reason}"),
-    }
 }

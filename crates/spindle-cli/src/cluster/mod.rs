@@ -4,7 +4,7 @@
 //! * `worker.rs`: the hidden `__cluster-worker` role, a worker of the demonstration.
 //! * `demo.rs`: the demonstration that remote concurrency loses nothing: two worker
 //!   processes that share only a Redis server, one SIGKILLed mid-task, every result
-//!   arriving once (run by the hidden `__cluster-demo`, for the lab to show).
+//!   arriving once (shown by `spindle lab remote`).
 //! * `local_redis.rs`: a throwaway `redis-server` for the demonstration.
 
 pub mod demo;

@@ -47,10 +47,6 @@ pub enum Unmeasured {
     /// It needs something this machine lacks; the text says what and how to install it
     /// (`needs redis-server (install it: apt-get install redis-server)`). Its verdict is
     /// "skipped", which the exit status ignores.
-    #[allow(
-        dead_code,
-        reason = "for experiments that need a server program (the cluster's, issue 14)"
-    )]
     Skipped(String),
 }
 

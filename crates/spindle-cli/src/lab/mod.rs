@@ -10,8 +10,8 @@
 //! it could not be measured (return `Err(Unmeasured::Failed(why))`, or mark one claim
 //! with [`Findings::part`]), or it was skipped because the machine lacks what
 //! it needs (return `Err(Unmeasured::Skipped("needs redis-server (install it: apt-get
-//! install redis-server)"))`): skipped is neither holds nor does not hold, and the exit
-//! status ignores it.
+//! install redis-server)"))`, as `remote` does): skipped is neither holds nor does not
+//! hold, and the exit status ignores it.
 //!
 //! Adding an experiment: write `lab/NAME.rs` with a `pub const EXPERIMENT: Experiment`,
 //! and list it in [`EXPERIMENTS`]. Name its threads for their role, and call
@@ -31,6 +31,7 @@ mod outputs;
 mod producer_consumer;
 mod quiet;
 mod race;
+mod remote;
 mod report;
 mod runner;
 mod rwlock;
@@ -164,6 +165,7 @@ pub const EXPERIMENTS: &[Experiment] = &[
     hidden_exception::EXPERIMENT,
     download::EXPERIMENT,
     scheduling::EXPERIMENT,
+    remote::EXPERIMENT,
 ];
 
 /// The experiments' names, in run order.

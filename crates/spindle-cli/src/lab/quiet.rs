@@ -4,6 +4,13 @@
 //! happened it would land mid-spinner, with a stack backtrace when `RUST_BACKTRACE` is
 //! set. Panics outside experiments print as usual.
 //!
+//! A panic that ends a spindle thread (a deadlock report included) is printed by no
+//! panic hook: spindle's leaves it to the excepthook, and ours says nothing while an
+//! experiment runs. The panic hook here silences the panics Rust's hook would still
+//! print, a task's panic caught by a pool's worker (it comes back through the task's
+//! future) and panics on threads spindle did not start, and notes where each unexpected
+//! panic happened.
+//!
 //! Panics nobody expected are kept ([`take_unexpected`]) for the runner to show with the
 //! experiment's results; every panic the excepthook hears is counted with its message
 //! ([`heard`]): the `hidden-exception` experiment shows that a panic nobody read still

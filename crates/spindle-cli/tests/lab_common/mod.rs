@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// Every experiment available, in run order.
-pub const EXPERIMENTS: [&str; 13] = [
+pub const EXPERIMENTS: [&str; 14] = [
     "sleep",
     "gil",
     "race",
@@ -26,6 +26,7 @@ pub const EXPERIMENTS: [&str; 13] = [
     "hidden-exception",
     "download",
     "scheduling",
+    "remote",
 ];
 
 /// No run of the program may take longer: a hang fails the test instead of freezing it
@@ -96,7 +97,12 @@ pub fn run(mut command: Command, interrupt_after: Option<Duration>) -> Run {
     }
 }
 
-/// The exit status the lab documents for a run whose worst verdict is `verdict`.
+/// What a skipped experiment says: what it needs, and how to install it.
+pub const NEEDS_REDIS: &str =
+    "skipped: needs redis-server (install it: apt-get install redis-server)";
+
+/// The exit status the lab documents for a run with these verdicts (skipped ones count
+/// for nothing).
 pub fn exit_status_for(verdicts: &[&str]) -> i32 {
     if verdicts.contains(&"does not hold") {
         1
@@ -148,6 +154,7 @@ fn flag(figures: &Value, key: &str) -> bool {
 const HOLDS: &str = "holds";
 const DOES_NOT_HOLD: &str = "does not hold";
 const NOT_MEASURED: &str = "not measured";
+const SKIPPED: &str = "skipped";
 
 fn check(holds: bool) -> &'static str {
     if holds { HOLDS } else { DOES_NOT_HOLD }
@@ -166,6 +173,15 @@ pub fn assert_verdicts_follow_figures(e: &Value) {
                 .starts_with("could not be measured: "),
             "{e}"
         );
+        return;
+    }
+    if e["verdict"] == SKIPPED {
+        // It did not run (only `remote` can be skipped, without redis-server): it
+        // measured nothing, decided nothing, and says how to install what it needs.
+        assert_eq!(name, "remote", "{e}");
+        assert_eq!(e["measured"], NEEDS_REDIS, "{e}");
+        assert!(e["parts"].as_array().is_some_and(Vec::is_empty), "{e}");
+        assert!(f.as_object().is_some_and(|f| f.is_empty()), "{e}");
         return;
     }
     let expected = expected_parts(name, f);
@@ -343,6 +359,19 @@ pub fn expected_parts(name: &str, f: &Value) -> Vec<&'static str> {
                 } else {
                     check(shown)
                 },
+            ]
+        }
+        "remote" => {
+            let (tasks, lost, rerun) = (num(f, "tasks"), num(f, "lost"), num(f, "rerun"));
+            vec![
+                // The killed worker's tasks can only come back through the other worker;
+                // none re-run and none lost means it held none when it was killed.
+                if rerun == 0.0 && lost == 0.0 {
+                    NOT_MEASURED
+                } else {
+                    check(rerun >= 1.0 && lost == 0.0)
+                },
+                check(num(f, "results") == tasks && lost == 0.0 && num(f, "duplicated") == 0.0),
             ]
         }
         other => panic!("no rules for experiment {other:?}"),
