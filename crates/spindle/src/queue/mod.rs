@@ -82,8 +82,12 @@
 
 mod channel;
 mod error;
+mod fifo;
 mod iter;
 mod order;
+mod ring;
+mod ring_channel;
+mod sleepers;
 mod types;
 
 pub use error::{GetError, PutError, TaskDoneError};
