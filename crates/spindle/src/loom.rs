@@ -19,10 +19,14 @@
 
 pub(crate) use imp::*;
 
+/// Whether the code runs under loom: lets a structure shrink what a model would need
+/// many steps to reach the end of (a block of slots, say).
+pub(crate) const MODELLED: bool = cfg!(loom);
+
 #[cfg(not(loom))]
 mod imp {
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
     }
 
     pub(crate) mod parking {
@@ -195,6 +199,10 @@ mod imp {
 
         modelled!(AtomicU64, u64);
         modelled!(AtomicUsize, usize);
+
+        /// Loom's own: only loads, stores and swaps are used on pointers (no store races a
+        /// read-modify-write, see above), and never `SeqCst`.
+        pub(crate) use loom::sync::atomic::AtomicPtr;
     }
 
     pub(crate) mod parking {

@@ -1,20 +1,28 @@
-//! What a `Queue` (first in, first out) is underneath, chosen when it is made: a
-//! lock-free ring ([`RingChannel`]) when it is bounded and its slots are few enough to
-//! allocate up front, else the locked, growable buffer that `LifoQueue` and
-//! `PriorityQueue` also use ([`Channel`]), which holds memory only for the items there.
-//! Both keep the same semantics; only their speed and memory differ.
+//! What a `Queue` (first in, first out) is underneath, chosen when it is made:
+//!
+//! | made with                     | items kept in                        | locks? |
+//! |-------------------------------|--------------------------------------|--------|
+//! | `new()`                       | a [`List`] of blocks, freed as read  | no     |
+//! | `bounded(n)`, `n` slots ≤ 256 KiB | a [`Ring`] of `n` slots          | no     |
+//! | `bounded(n)`, larger          | a growable buffer ([`Channel`], as `LifoQueue`) | yes |
+//!
+//! A large bounded queue would allocate its whole ring up front; the buffer holds memory
+//! only for the items there. All three keep the same semantics; only their speed and
+//! memory differ.
 
 use std::fmt;
 
 use super::channel::{Block, Channel};
 use super::error::{GetError, PutError, TaskDoneError};
+use super::list::List;
+use super::lock_free::LockFree;
 use super::order::Fifo;
-use super::ring;
-use super::ring_channel::RingChannel;
+use super::ring::{self, Ring};
 use crate::sync::label::Label;
 
 pub(crate) enum FifoChannel<T> {
-    Ring(RingChannel<T>),
+    List(LockFree<List<T>>),
+    Ring(LockFree<Ring<T>>),
     Buffer(Channel<Fifo<T>>),
 }
 
@@ -22,6 +30,7 @@ pub(crate) enum FifoChannel<T> {
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {
+            FifoChannel::List(q) => q.$method($($arg),*),
             FifoChannel::Ring(q) => q.$method($($arg),*),
             FifoChannel::Buffer(q) => q.$method($($arg),*),
         }
@@ -36,10 +45,11 @@ impl<T> FifoChannel<T> {
     #[track_caller]
     pub(crate) fn new(maxsize: Option<usize>, label: Label) -> Self {
         match maxsize {
+            None => FifoChannel::List(LockFree::new(List::new(), label)),
             Some(max) if max > 0 && ring::fits::<T>(max) => {
-                FifoChannel::Ring(RingChannel::new(max, label))
+                FifoChannel::Ring(LockFree::new(Ring::new(max), label))
             }
-            _ => FifoChannel::Buffer(Channel::new(maxsize, label)),
+            Some(_) => FifoChannel::Buffer(Channel::new(maxsize, label)),
         }
     }
 
@@ -98,6 +108,7 @@ impl<T> FifoChannel<T> {
 impl<T> fmt::Debug for FifoChannel<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            FifoChannel::List(q) => fmt::Debug::fmt(q, f),
             FifoChannel::Ring(q) => fmt::Debug::fmt(q, f),
             FifoChannel::Buffer(q) => fmt::Debug::fmt(q, f),
         }

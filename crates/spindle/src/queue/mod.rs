@@ -84,10 +84,12 @@ mod channel;
 mod error;
 mod fifo;
 mod iter;
+mod list;
+mod lock_free;
 mod order;
 mod ring;
-mod ring_channel;
 mod sleepers;
+mod storage;
 mod types;
 
 pub use error::{GetError, PutError, TaskDoneError};

@@ -43,6 +43,7 @@ use std::mem::MaybeUninit;
 
 use crossbeam_utils::CachePadded;
 
+use super::storage::{PopError, PushError, Storage, Tally, created};
 use crate::loom::Backoff;
 use crate::loom::atomic::{AtomicU64, Ordering};
 use crate::loom::cell::UnsafeCell;
@@ -59,21 +60,6 @@ pub(crate) fn fits<T>(maxsize: usize) -> bool {
         .is_some_and(|bytes| bytes <= MAX_RING_BYTES)
 }
 
-/// Why an item could not be pushed; the item comes back.
-pub(crate) enum PushError<T> {
-    Full(T),
-    Shut(T),
-}
-
-/// Why no item could be popped.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum PopError {
-    /// Empty now; pushes may still come.
-    Empty,
-    /// Empty and shut: no item will ever come.
-    Shut,
-}
-
 struct Slot<T> {
     /// Whose turn the slot is (see the module docs). Release-stored by whoever just
     /// wrote or read the item, acquire-loaded before the next one touches it.
@@ -86,7 +72,7 @@ struct Slot<T> {
 /// How a position word is laid out, for a ring of `cap` slots:
 /// `lap | DRAINED | DRAINING | SHUT or CLAIMED | index`, the index taking `shift` bits.
 #[derive(Clone, Copy)]
-pub(crate) struct Layout {
+struct Layout {
     cap: u64,
     shift: u32,
 }
@@ -123,13 +109,8 @@ impl Layout {
     }
 
     /// The word without its flags.
-    pub(crate) const fn pos(self, word: u64) -> u64 {
+    const fn pos(self, word: u64) -> u64 {
         word & !(self.mark() | self.draining() | self.drained())
-    }
-
-    /// Whether a `tail` word says a drain is under way.
-    pub(crate) const fn is_draining(self, tail: u64) -> bool {
-        tail & self.draining() != 0
     }
 
     /// The position after `pos`: the next index, or index 0 of the next lap.
@@ -156,38 +137,22 @@ impl Layout {
     }
 
     /// How many pushes a flagless tail position stands for, counted modulo
-    /// [`tally_modulus`](Layout::tally_modulus) (laps wrap around).
-    pub(crate) fn tally(self, pos: u64) -> u64 {
+    /// [`tally`](Layout::tally)'s modulus (laps wrap around).
+    fn count(self, pos: u64) -> u64 {
         (pos >> (self.shift + 3)) * self.cap + self.index(pos)
     }
 
-    /// The number of distinct tallies: laps times slots, below 2^61.
-    const fn tally_modulus(self) -> u64 {
-        (1 << (u64::BITS - 3 - self.shift)) * self.cap
-    }
-
-    /// `a - b` between two tallies (`a` counting no fewer events than `b`).
-    pub(crate) fn tally_sub(self, a: u64, b: u64) -> u64 {
-        if a >= b {
-            a - b
-        } else {
-            a + (self.tally_modulus() - b)
-        }
-    }
-
-    /// `a + n` between tallies.
-    pub(crate) fn tally_add(self, a: u64, n: u64) -> u64 {
-        let sum = a + n;
-        if sum >= self.tally_modulus() {
-            sum - self.tally_modulus()
-        } else {
-            sum
+    /// Counts wrap with the laps: laps times slots, at least 2^56 (the index of a ring
+    /// that fits in `MAX_RING_BYTES` takes fewer than 16 bits).
+    const fn tally(self) -> Tally {
+        Tally {
+            modulus: (1 << (u64::BITS - 3 - self.shift)) * self.cap,
         }
     }
 }
 
 /// A bounded first-in, first-out buffer of `T` that threads push to and pop from without
-/// a lock. It never blocks: a caller that must wait parks elsewhere (see `super::ring_channel`).
+/// a lock. It never blocks: a caller that must wait parks elsewhere (see `super::sleepers`).
 pub(crate) struct Ring<T> {
     /// Written by consumers: the next position to pop, and `CLAIMED`.
     head: CachePadded<AtomicU64>,
@@ -209,29 +174,38 @@ impl<T> Ring<T> {
         debug_assert!(cap >= 1);
         let slots = (0..cap as u64)
             .map(|i| Slot {
-                stamp: AtomicU64::new(i),
+                stamp: created!(AtomicU64::new(i)),
                 item: UnsafeCell::new(MaybeUninit::uninit()),
             })
             .collect();
         Ring {
-            head: CachePadded::new(AtomicU64::new(0)),
-            tail: CachePadded::new(AtomicU64::new(0)),
+            head: CachePadded::new(created!(AtomicU64::new(0))),
+            tail: CachePadded::new(created!(AtomicU64::new(0))),
             slots,
             layout: Layout::new(cap),
         }
-    }
-
-    pub(crate) fn layout(&self) -> Layout {
-        self.layout
     }
 
     fn slot(&self, pos: u64) -> &Slot<T> {
         &self.slots[self.layout.index(pos) as usize]
     }
 
-    /// Pushes `item` unless the ring is full or shut.
+    /// A pop met `CLAIMED`: once the claiming shutdown has marked `tail` (it does so
+    /// right after claiming), the ring is shut and, for everyone but the drain, empty.
+    #[cold]
+    fn wait_for_drain_to_take_effect(&self) -> PopError {
+        let backoff = Backoff::new();
+        while self.tail.load(Ordering::SeqCst) & self.layout.mark() == 0 {
+            backoff.snooze();
+        }
+        PopError::Shut
+    }
+}
+
+impl<T> Storage for Ring<T> {
+    type Item = T;
     #[inline]
-    pub(crate) fn try_push(&self, item: T) -> Result<(), PushError<T>> {
+    fn try_push(&self, item: T) -> Result<(), PushError<T>> {
         let l = self.layout;
         let backoff = Backoff::new();
         let mut tail = self.tail.load(Ordering::Relaxed);
@@ -243,7 +217,7 @@ impl<T> Ring<T> {
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == tail {
                 // SeqCst: a getter about to park reads `tail` after counting itself in;
-                // of the two, one sees the other (see `super::ring_channel`).
+                // of the two, one sees the other (see `super::sleepers`).
                 match self.tail.compare_exchange_weak(
                     tail,
                     l.next(tail),
@@ -280,10 +254,8 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Pops the oldest item unless the ring is empty (or shut and empty, or being
-    /// drained by `close_and_drain`, which counts as shut and empty).
     #[inline]
-    pub(crate) fn try_pop(&self) -> Result<T, PopError> {
+    fn try_pop(&self) -> Result<T, PopError> {
         let l = self.layout;
         let backoff = Backoff::new();
         let mut head = self.head.load(Ordering::Relaxed);
@@ -333,37 +305,21 @@ impl<T> Ring<T> {
         }
     }
 
-    /// A pop met `CLAIMED`: once the claiming shutdown has marked `tail` (it does so
-    /// right after claiming), the ring is shut and, for everyone but the drain, empty.
-    #[cold]
-    fn wait_for_drain_to_take_effect(&self) -> PopError {
-        let backoff = Backoff::new();
-        while self.tail.load(Ordering::SeqCst) & self.layout.mark() == 0 {
-            backoff.snooze();
-        }
-        PopError::Shut
-    }
-
-    /// Whether a getter should keep waiting: empty and not shut. SeqCst: read after the
-    /// getter counted itself among the waiters (see `super::ring_channel`).
-    pub(crate) fn waits_for_items(&self) -> bool {
+    fn waits_for_items(&self) -> bool {
         let l = self.layout;
         let tail = self.tail.load(Ordering::SeqCst);
         let head = self.head.load(Ordering::SeqCst);
         tail & l.mark() == 0 && l.pos(tail) == l.pos(head)
     }
 
-    /// Whether a putter should keep waiting: full and not shut.
-    pub(crate) fn waits_for_room(&self) -> bool {
+    fn waits_for_room(&self) -> bool {
         let l = self.layout;
         let head = self.head.load(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::SeqCst);
         tail & l.mark() == 0 && l.pos(head).wrapping_add(l.one_lap()) == l.pos(tail)
     }
 
-    /// Items in the ring now: a consistent reading of `head` and `tail`; 0 once a drain
-    /// has taken effect.
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         let l = self.layout;
         loop {
             let tail = self.tail.load(Ordering::SeqCst);
@@ -378,42 +334,36 @@ impl<T> Ring<T> {
         }
     }
 
-    pub(crate) fn cap(&self) -> usize {
-        self.layout.cap as usize
+    fn maxsize(&self) -> Option<usize> {
+        Some(self.layout.cap as usize)
     }
 
-    pub(crate) fn is_shut(&self) -> bool {
+    fn is_shut(&self) -> bool {
         self.tail.load(Ordering::SeqCst) & self.layout.mark() != 0
     }
 
-    /// `tail` now, flags and all (SeqCst): its flagless position tallies the pushes so
-    /// far. Read it on both sides of another reading to know that nothing moved between.
-    pub(crate) fn tail(&self) -> u64 {
+    fn tail(&self) -> u64 {
         self.tail.load(Ordering::SeqCst)
     }
 
-    /// [`tail`](Ring::tail), once no drain is under way.
-    pub(crate) fn settled_tail(&self) -> u64 {
-        let backoff = Backoff::new();
-        loop {
-            let tail = self.tail();
-            if !self.layout.is_draining(tail) {
-                return tail;
-            }
-            backoff.snooze();
-        }
+    fn is_draining(&self, tail: u64) -> bool {
+        tail & self.layout.draining() != 0
     }
 
-    /// Fails every push from now on; pops still take the items left.
-    pub(crate) fn close(&self) {
+    fn pushes(&self, tail: u64) -> u64 {
+        self.layout.count(self.layout.pos(tail))
+    }
+
+    fn tally(&self) -> Tally {
+        self.layout.tally()
+    }
+
+    fn close(&self) {
         self.tail.fetch_or(self.layout.mark(), Ordering::SeqCst);
     }
 
-    /// Shuts the ring and takes every item out, as one step for every other operation
-    /// (see the module docs). Returns the items and the tally of all pushes ever made, or
-    /// `None` if another call has drained the ring (once that one has taken effect). The
-    /// caller must then call [`end_drain`](Ring::end_drain).
-    pub(crate) fn close_and_drain(&self) -> Option<(Vec<T>, u64)> {
+    /// See the module docs for the steps.
+    fn close_and_drain(&self) -> Option<(Vec<T>, u64)> {
         let l = self.layout;
         let head = self.head.fetch_or(l.mark(), Ordering::SeqCst);
         if head & l.mark() != 0 {
@@ -443,15 +393,16 @@ impl<T> Ring<T> {
             pos = l.next(pos);
         }
         self.head.store(tail | l.mark(), Ordering::SeqCst);
-        Some((items, l.tally(tail)))
+        Some((items, l.count(tail)))
     }
 
-    /// Ends the drain begun by `close_and_drain`: `DRAINING` becomes `DRAINED`.
-    pub(crate) fn end_drain(&self) {
+    /// `DRAINING` becomes `DRAINED`.
+    fn end_drain(&self) {
         let l = self.layout;
         // `DRAINING` is set and `DRAINED`, the next bit up, is clear: adding the one
         // carries into the other.
-        self.tail.fetch_add(l.draining(), Ordering::SeqCst);
+        let before = self.tail.fetch_add(l.draining(), Ordering::SeqCst);
+        debug_assert_eq!(before & (l.draining() | l.drained()), l.draining());
     }
 }
 
@@ -475,7 +426,7 @@ impl<T> fmt::Debug for Ring<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ring")
             .field("len", &self.len())
-            .field("cap", &self.cap())
+            .field("maxsize", &self.maxsize())
             .finish()
     }
 }
@@ -485,16 +436,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn positions_wrap_within_a_lap_and_tally_pushes() {
+    fn positions_wrap_within_a_lap_and_count_pushes() {
         let l = Layout::new(3);
         let mut pos = 0;
         for pushes in 0..10 {
-            assert_eq!(l.tally(pos), pushes);
+            assert_eq!(l.count(pos), pushes);
             pos = l.next(pos);
         }
         assert_eq!(l.distance(0, l.next(l.next(l.next(0)))), 3, "a full lap");
-        assert_eq!(l.tally_sub(1, l.tally_modulus() - 2), 3, "across the wrap");
-        assert_eq!(l.tally_add(l.tally_modulus() - 1, 2), 1);
+        let t = l.tally();
+        assert_eq!(t.sub(1, t.modulus - 2), 3, "across the wrap");
+        assert_eq!(t.add(t.modulus - 1, 2), 1);
+        // The last lap before the wrap counts up to the modulus, then 0 again.
+        let last_lap = 0u64.wrapping_sub(l.one_lap());
+        assert_eq!(l.count(last_lap + 2), t.modulus - 1);
+        assert_eq!(l.count(l.next(last_lap + 2)), 0);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult};
 
+use super::storage::created;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::wait::{self, Wait};
 
@@ -26,9 +27,9 @@ pub(crate) struct Sleepers {
 }
 
 impl Sleepers {
-    pub(crate) const fn new() -> Sleepers {
+    pub(crate) fn new() -> Sleepers {
         Sleepers {
-            parked: AtomicUsize::new(0),
+            parked: created!(AtomicUsize::new(0)),
         }
     }
 

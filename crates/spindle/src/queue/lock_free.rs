@@ -1,15 +1,16 @@
-//! A bounded first-in, first-out queue with CPython's semantics over a lock-free
-//! [`Ring`]: what `Queue::bounded(n)` is when its slots are few enough to allocate up
-//! front (see `super::fifo`).
+//! A first-in, first-out queue with CPython's semantics over lock-free [`Storage`]: a
+//! [`Ring`](super::ring::Ring) for `Queue::bounded(n)` when its slots are few enough to
+//! allocate up front, a [`List`](super::list::List) of blocks for `Queue::new()` (see
+//! `super::fifo`).
 //!
-//! Per item, `put` and `get` do what crossbeam-channel's bounded channel does and no
-//! more: one CAS to reserve a slot, the item, one store to publish it, and one load of
-//! the count of threads parked on the other side (the wake-up is skipped when it is 0).
-//! Python's extras cost nothing per item:
-//! * the unfinished-task count is not kept but derived: `tail` tallies every push, and
-//!   `done` counts `task_done` calls (and the items `shutdown(immediate)` dropped), so
-//!   unfinished = pushes - done, computed only by `task_done`, `join` and the readers;
-//! * `shutdown` is a mark in `tail` that the CAS of every push already reads;
+//! Per item, `put` and `get` do what crossbeam-channel's channels do and no more: one
+//! CAS to reserve a slot, the item, one store to publish it, and one load of the count
+//! of threads parked on the other side (the wake-up is skipped when it is 0). Python's
+//! extras cost nothing per item:
+//! * the unfinished-task count is not kept but derived: the tail tallies every push,
+//!   and `done` counts `task_done` calls (and the items `shutdown(immediate)` dropped),
+//!   so unfinished = pushes - done, computed only by `task_done`, `join` and readers;
+//! * `shutdown` is a mark in the tail that the CAS of every push already reads;
 //! * thread states and wait-for edges are published by the waiting path, only when a
 //!   thread parks.
 //!
@@ -23,8 +24,8 @@ use crossbeam_utils::CachePadded;
 
 use super::channel::{Block, passed};
 use super::error::{GetError, PutError, TaskDoneError};
-use super::ring::{PopError, PushError, Ring};
 use super::sleepers::Sleepers;
+use super::storage::{PopError, PushError, Storage, created};
 use crate::loom::Backoff;
 use crate::loom::atomic::{AtomicU64, Ordering};
 use crate::sync::label::{Label, Labelled};
@@ -33,11 +34,11 @@ use crate::wait::Wait;
 /// How reports name the type.
 const KIND: &str = "Queue";
 
-pub(crate) struct RingChannel<T> {
-    ring: Ring<T>,
+pub(crate) struct LockFree<S> {
+    items: S,
     /// `task_done` calls so far, plus the items `shutdown(immediate)` dropped, as a tally
-    /// comparable to the ring's count of pushes (see `Layout::tally`). Never more than
-    /// the pushes: unfinished = pushes - done.
+    /// comparable to the storage's tally of pushes. Never more than the pushes:
+    /// unfinished = pushes - done.
     done: CachePadded<AtomicU64>,
     /// Getters waiting for an item; woken by `put`.
     not_empty: CachePadded<Sleepers>,
@@ -48,12 +49,11 @@ pub(crate) struct RingChannel<T> {
     label: Label,
 }
 
-impl<T> RingChannel<T> {
-    /// A queue of at most `maxsize` items, `maxsize` at least 1.
-    pub(crate) fn new(maxsize: usize, label: Label) -> Self {
-        RingChannel {
-            ring: Ring::new(maxsize),
-            done: CachePadded::new(AtomicU64::new(0)),
+impl<S: Storage> LockFree<S> {
+    pub(crate) fn new(items: S, label: Label) -> Self {
+        LockFree {
+            items,
+            done: CachePadded::new(created!(AtomicU64::new(0))),
             not_empty: CachePadded::new(Sleepers::new()),
             not_full: CachePadded::new(Sleepers::new()),
             all_done: Sleepers::new(),
@@ -63,8 +63,8 @@ impl<T> RingChannel<T> {
 
     #[inline]
     #[track_caller]
-    pub(crate) fn put(&self, item: T, block: Block) -> Result<(), PutError<T>> {
-        match self.ring.try_push(item) {
+    pub(crate) fn put(&self, item: S::Item, block: Block) -> Result<(), PutError<S::Item>> {
+        match self.items.try_push(item) {
             Ok(()) => {
                 self.not_empty.wake_one();
                 Ok(())
@@ -78,7 +78,7 @@ impl<T> RingChannel<T> {
     /// shut down, or `block` runs out.
     #[cold]
     #[track_caller]
-    fn put_slow(&self, mut item: T, block: Block) -> Result<(), PutError<T>> {
+    fn put_slow(&self, mut item: S::Item, block: Block) -> Result<(), PutError<S::Item>> {
         let deadline = match block {
             Block::No => return Err(PutError::Full(item)),
             Block::Forever => None,
@@ -94,11 +94,11 @@ impl<T> RingChannel<T> {
                 let on = self.described();
                 let wait = Wait::waiting(&on, deadline, at);
                 self.not_full
-                    .park(&wait, || self.ring.waits_for_room(), deadline);
+                    .park(&wait, || self.items.waits_for_room(), deadline);
             } else {
                 backoff.snooze();
             }
-            match self.ring.try_push(item) {
+            match self.items.try_push(item) {
                 Ok(()) => {
                     self.not_empty.wake_one();
                     return Ok(());
@@ -111,8 +111,8 @@ impl<T> RingChannel<T> {
 
     #[inline]
     #[track_caller]
-    pub(crate) fn get(&self, block: Block) -> Result<T, GetError> {
-        match self.ring.try_pop() {
+    pub(crate) fn get(&self, block: Block) -> Result<S::Item, GetError> {
+        match self.items.try_pop() {
             Ok(item) => {
                 self.not_full.wake_one();
                 Ok(item)
@@ -126,7 +126,7 @@ impl<T> RingChannel<T> {
     /// is shut down, or `block` runs out.
     #[cold]
     #[track_caller]
-    fn get_slow(&self, block: Block) -> Result<T, GetError> {
+    fn get_slow(&self, block: Block) -> Result<S::Item, GetError> {
         let deadline = match block {
             Block::No => return Err(GetError::Empty),
             Block::Forever => None,
@@ -142,11 +142,11 @@ impl<T> RingChannel<T> {
                 let on = self.described();
                 let wait = Wait::waiting(&on, deadline, at);
                 self.not_empty
-                    .park(&wait, || self.ring.waits_for_items(), deadline);
+                    .park(&wait, || self.items.waits_for_items(), deadline);
             } else {
                 backoff.snooze();
             }
-            match self.ring.try_pop() {
+            match self.items.try_pop() {
                 Ok(item) => {
                     self.not_full.wake_one();
                     return Ok(item);
@@ -158,16 +158,16 @@ impl<T> RingChannel<T> {
     }
 
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        let l = self.ring.layout();
+        let l = self.items.tally();
         loop {
             let (pushes, done) = self.tasks();
-            let unfinished = l.tally_sub(pushes, done);
+            let unfinished = l.sub(pushes, done);
             if unfinished == 0 {
                 return Err(TaskDoneError);
             }
             // Pushes only grow, so if `done` has not moved, `unfinished` is at least what
             // was read (a drain that settled in between moved `done`, failing the CAS).
-            let next = l.tally_add(done, 1);
+            let next = l.add(done, 1);
             if self
                 .done
                 .compare_exchange(done, next, Ordering::SeqCst, Ordering::SeqCst)
@@ -209,21 +209,21 @@ impl<T> RingChannel<T> {
     /// Whether one consistent reading shows no unfinished task; `false` when the reading
     /// is not consistent (a wait then parks, and whatever moved will wake it).
     fn all_tasks_done_now(&self) -> bool {
-        let l = self.ring.layout();
-        let tail = self.ring.tail();
+        let tail = self.items.tail();
         let done = self.done.load(Ordering::SeqCst);
-        !l.is_draining(tail) && self.ring.tail() == tail && l.tally(l.pos(tail)) == done
+        !self.items.is_draining(tail)
+            && self.items.tail() == tail
+            && self.items.pushes(tail) == done
     }
 
     /// The tallies of pushes and of tasks done, read together: `tail` on both sides of
     /// `done`, unchanged, and no drain under way.
     fn tasks(&self) -> (u64, u64) {
-        let l = self.ring.layout();
         loop {
-            let tail = self.ring.settled_tail();
+            let tail = self.items.settled_tail();
             let done = self.done.load(Ordering::SeqCst);
-            if self.ring.tail() == tail {
-                return (l.tally(l.pos(tail)), done);
+            if self.items.tail() == tail {
+                return (self.items.pushes(tail), done);
             }
         }
     }
@@ -231,22 +231,22 @@ impl<T> RingChannel<T> {
     pub(crate) fn shutdown(&self, immediate: bool) {
         let mut dropped = None;
         if immediate {
-            if let Some((items, pushes)) = self.ring.close_and_drain() {
-                let l = self.ring.layout();
+            if let Some((items, pushes)) = self.items.close_and_drain() {
+                let l = self.items.tally();
                 let n = items.len() as u64;
                 // As in CPython, each item dropped counts as done, but the count of
                 // unfinished tasks never goes below 0 (a task may be marked done while its
                 // item is still queued).
-                let settle = |done| Some(l.tally_add(done, n.min(l.tally_sub(pushes, done))));
+                let settle = |done| Some(l.add(done, n.min(l.sub(pushes, done))));
                 let _ = self
                     .done
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, settle);
-                self.ring.end_drain();
+                self.items.end_drain();
                 dropped = Some(items);
             }
             self.all_done.wake_all();
         } else {
-            self.ring.close();
+            self.items.close();
         }
         self.not_empty.wake_all();
         self.not_full.wake_all();
@@ -255,24 +255,24 @@ impl<T> RingChannel<T> {
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.ring.is_shut()
+        self.items.is_shut()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.ring.len()
+        self.items.len()
     }
 
     pub(crate) fn is_full_now(&self) -> bool {
-        self.ring.len() == self.ring.cap()
+        self.items.maxsize() == Some(self.items.len())
     }
 
     pub(crate) fn unfinished_tasks(&self) -> usize {
         let (pushes, done) = self.tasks();
-        self.ring.layout().tally_sub(pushes, done) as usize
+        self.items.tally().sub(pushes, done) as usize
     }
 
     pub(crate) fn maxsize(&self) -> Option<usize> {
-        Some(self.ring.cap())
+        self.items.maxsize()
     }
 
     fn described(&self) -> Labelled<'_> {
@@ -283,7 +283,7 @@ impl<T> RingChannel<T> {
     }
 }
 
-impl<T> fmt::Debug for RingChannel<T> {
+impl<S: Storage> fmt::Debug for LockFree<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(KIND)
             .field("name", &self.label)
