@@ -5,8 +5,8 @@
 //! a way to take every item out as one step that no push or pop can interleave with.
 //!
 //! # Positions and stamps
-//! `head` and `tail` are positions: a lap count in the high bits, two flag bits, and an
-//! index into `slots` in the low bits. Each slot has a stamp saying whose turn it is:
+//! `head` and `tail` are positions: a lap count in the high bits, three flag bits, and
+//! an index into `slots` in the low bits. Each slot has a stamp saying whose turn it is:
 //!
 //! | slot's stamp  | meaning                                                        |
 //! |---------------|----------------------------------------------------------------|
@@ -17,7 +17,14 @@
 //! CAS (which reserves the slot), writes the item and stores `tail + 1`. A pop does the
 //! same on `head` and stores the position one lap on, freeing the slot for the next lap.
 //! Producers write `tail` and consumers `head`, each on its own cache line; the two sides
-//! meet only in the slots.
+//! meet only in the slots, and only a pop that finds no item, or a push that finds no
+//! room, reads the other side's word.
+//!
+//! A slot can be reserved a moment before its previous turn ends: a pop may find `tail`
+//! past `head` while the push there is still writing, and a push may find `head` past
+//! the slot's last item while its pop is still reading. Either reserves the slot anyway
+//! and waits for the stamp, so that a slot has at most one thread waiting on its
+//! previous turn.
 //!
 //! # Flags
 //!
@@ -202,6 +209,15 @@ impl<T> Ring<T> {
     }
 }
 
+/// Waits until `slot`'s stamp is `stamp`: the other side, which reserved the slot's
+/// previous turn, has finished with it (a moment, unless that thread was preempted).
+fn wait_for<T>(slot: &Slot<T>, stamp: u64) {
+    let backoff = Backoff::new();
+    while slot.stamp.load(Ordering::Acquire) != stamp {
+        backoff.snooze();
+    }
+}
+
 impl<T> Storage for Ring<T> {
     type Item = T;
     #[inline]
@@ -215,41 +231,37 @@ impl<T> Storage for Ring<T> {
             }
             let slot = self.slot(tail);
             let stamp = slot.stamp.load(Ordering::Acquire);
-            if stamp == tail {
-                // SeqCst: a getter about to park reads `tail` after counting itself in;
-                // of the two, one sees the other (see `super::sleepers`).
-                match self.tail.compare_exchange_weak(
-                    tail,
-                    l.next(tail),
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        // SAFETY: the CAS reserved this slot for us: its stamp said it was
-                        // free for position `tail`, and only we moved `tail` past it.
-                        slot.item.with_mut(|p| unsafe { (*p).write(item) });
-                        slot.stamp.store(tail + 1, Ordering::Release);
-                        return Ok(());
-                    }
-                    Err(now) => {
-                        tail = now;
-                        backoff.spin();
-                    }
-                }
-            } else if stamp.wrapping_add(l.one_lap()) == tail + 1 {
-                // The slot still holds the item pushed one lap ago: full, unless a pop is
-                // taking it out right now.
+            if stamp != tail {
+                // The slot is not free for this lap yet: full, unless the pop of its item is
+                // under way (then we reserve it and wait for that pop below), or `tail` is
+                // stale (then the CAS fails).
                 let head = l.pos(self.head.load(Ordering::SeqCst));
                 if head.wrapping_add(l.one_lap()) == tail {
                     return Err(PushError::Full(item));
                 }
-                backoff.spin();
-                tail = self.tail.load(Ordering::Relaxed);
-            } else {
-                // Another push took this position and has not moved `tail` yet, or a pop
-                // of the last lap has not freed the slot yet.
-                backoff.snooze();
-                tail = self.tail.load(Ordering::Relaxed);
+            }
+            // SeqCst: a getter about to park reads `tail` after counting itself in; of the
+            // two, one sees the other (see `super::sleepers`).
+            match self.tail.compare_exchange_weak(
+                tail,
+                l.next(tail),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if stamp != tail {
+                        wait_for(slot, tail);
+                    }
+                    // SAFETY: the CAS reserved this slot for us, and its stamp (acquired
+                    // above or in `wait_for`) says the last lap's pop is done with it.
+                    slot.item.with_mut(|p| unsafe { (*p).write(item) });
+                    slot.stamp.store(tail + 1, Ordering::Release);
+                    return Ok(());
+                }
+                Err(now) => {
+                    tail = now;
+                    backoff.spin();
+                }
             }
         }
     }
@@ -265,28 +277,10 @@ impl<T> Storage for Ring<T> {
             }
             let slot = self.slot(head);
             let stamp = slot.stamp.load(Ordering::Acquire);
-            if stamp == head + 1 {
-                match self.head.compare_exchange_weak(
-                    head,
-                    l.next(head),
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        // SAFETY: the CAS reserved this slot for us, and its stamp (acquired
-                        // above) says the push at `head` initialised it.
-                        let item = slot.item.with(|p| unsafe { (*p).assume_init_read() });
-                        slot.stamp
-                            .store(head.wrapping_add(l.one_lap()), Ordering::Release);
-                        return Ok(item);
-                    }
-                    Err(now) => {
-                        head = now;
-                        backoff.spin();
-                    }
-                }
-            } else if stamp == head {
-                // Nothing written here yet: empty, unless a push has reserved the slot.
+            if stamp != head + 1 {
+                // Nothing written here yet: empty, unless a push has reserved the slot
+                // (then we reserve it too and wait for that push below), or `head` is
+                // stale (then the CAS fails).
                 let tail = self.tail.load(Ordering::SeqCst);
                 if l.pos(tail) == head {
                     return Err(if tail & l.mark() != 0 {
@@ -295,12 +289,28 @@ impl<T> Storage for Ring<T> {
                         PopError::Empty
                     });
                 }
-                backoff.spin();
-                head = self.head.load(Ordering::Relaxed);
-            } else {
-                // Another pop took this position and has not moved `head` yet.
-                backoff.snooze();
-                head = self.head.load(Ordering::Relaxed);
+            }
+            match self.head.compare_exchange_weak(
+                head,
+                l.next(head),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if stamp != head + 1 {
+                        wait_for(slot, head + 1);
+                    }
+                    // SAFETY: the CAS reserved this slot for us, and its stamp (acquired
+                    // above or in `wait_for`) says the push at `head` initialised it.
+                    let item = slot.item.with(|p| unsafe { (*p).assume_init_read() });
+                    slot.stamp
+                        .store(head.wrapping_add(l.one_lap()), Ordering::Release);
+                    return Ok(item);
+                }
+                Err(now) => {
+                    head = now;
+                    backoff.spin();
+                }
             }
         }
     }
@@ -378,13 +388,10 @@ impl<T> Storage for Ring<T> {
         );
         let mut items = Vec::with_capacity(l.distance(head, tail) as usize);
         let mut pos = head;
-        let backoff = Backoff::new();
         while pos != tail {
             let slot = self.slot(pos);
             // A push that reserved this slot before `SHUT` may still be writing it.
-            while slot.stamp.load(Ordering::Acquire) != pos + 1 {
-                backoff.snooze();
-            }
+            wait_for(slot, pos + 1);
             // SAFETY: the stamp says the push at `pos` initialised the item, and no pop can
             // take it: `head` is claimed.
             items.push(slot.item.with(|p| unsafe { (*p).assume_init_read() }));
