@@ -546,4 +546,14 @@ mod tests {
         assert_eq!(count(LAP << SHIFT), BLOCK_CAP as u64);
         assert_eq!(count((LAP + 1) << SHIFT), BLOCK_CAP as u64 + 1);
     }
+
+    #[test]
+    fn two_producers_two_consumers_lose_nothing() {
+        super::super::storage::threaded::two_by_two(&List::new());
+    }
+
+    #[test]
+    fn a_drain_racing_a_push_and_a_pop_takes_each_item_once() {
+        super::super::storage::threaded::drain_races_push_and_pop(&List::new());
+    }
 }

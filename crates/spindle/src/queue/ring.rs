@@ -491,4 +491,14 @@ mod tests {
         drop(ring);
         assert_eq!(std::sync::Arc::strong_count(&item), 1);
     }
+
+    #[test]
+    fn two_producers_two_consumers_lose_nothing() {
+        super::super::storage::threaded::two_by_two(&Ring::new(3));
+    }
+
+    #[test]
+    fn a_drain_racing_a_push_and_a_pop_takes_each_item_once() {
+        super::super::storage::threaded::drain_races_push_and_pop(&Ring::new(3));
+    }
 }

@@ -128,3 +128,116 @@ macro_rules! created {
     }};
 }
 pub(crate) use created;
+
+/// Checks every storage runs under threads: natively with the rest of the suite, and
+/// under Miri (`cargo +nightly miri test -p spindle --lib queue::`), which checks the
+/// unsafe slot handling for races, use after free and leaks.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod threaded {
+    use std::sync::Barrier;
+    use std::thread;
+
+    use super::{PopError, PushError, Storage};
+
+    const PER_PRODUCER: u64 = if cfg!(miri) { 40 } else { 20_000 };
+
+    /// Pushes until the storage takes the item or is shut; whether it took it.
+    fn push<S: Storage<Item = u64>>(s: &S, item: u64) -> bool {
+        let mut item = item;
+        loop {
+            match s.try_push(item) {
+                Ok(()) => return true,
+                Err(PushError::Full(back)) => {
+                    item = back;
+                    thread::yield_now();
+                }
+                Err(PushError::Shut(_)) => return false,
+            }
+        }
+    }
+
+    /// Two producers and two consumers: every item arrives once, each producer's items
+    /// in the order they were pushed.
+    pub(crate) fn two_by_two<S: Storage<Item = u64> + Sync>(s: &S) {
+        let total = 2 * PER_PRODUCER;
+        let taken = std::sync::atomic::AtomicU64::new(0);
+        let mut got: Vec<Vec<u64>> = thread::scope(|scope| {
+            for p in 0..2 {
+                scope.spawn(move || {
+                    for i in 0..PER_PRODUCER {
+                        assert!(push(s, p * PER_PRODUCER + i));
+                    }
+                });
+            }
+            let consumers: Vec<_> = (0..2)
+                .map(|_| {
+                    let taken = &taken;
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        while taken.load(std::sync::atomic::Ordering::Relaxed) < total {
+                            match s.try_pop() {
+                                Ok(item) => {
+                                    mine.push(item);
+                                    taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                Err(PopError::Empty) => thread::yield_now(),
+                                Err(PopError::Shut) => unreachable!("never shut"),
+                            }
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            consumers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        for mine in &got {
+            for p in 0..2 {
+                let from_p = mine.iter().filter(|&&item| item / PER_PRODUCER == p);
+                assert!(from_p.is_sorted(), "producer {p}'s items out of order");
+            }
+        }
+        let mut all = got.concat();
+        got.clear();
+        all.sort();
+        assert_eq!(all, (0..total).collect::<Vec<_>>());
+        assert_eq!(s.len(), 0);
+    }
+
+    /// A producer and a consumer run while another thread shuts the storage and drains
+    /// it: each item pushed is popped or drained, exactly once.
+    pub(crate) fn drain_races_push_and_pop<S: Storage<Item = u64> + Sync>(s: &S) {
+        let start = Barrier::new(3);
+        let (pushed, popped, drained) = thread::scope(|scope| {
+            let producer = scope.spawn(|| {
+                start.wait();
+                (0..).take_while(|&i| push(s, i)).count() as u64
+            });
+            let consumer = scope.spawn(|| {
+                start.wait();
+                let mut got = Vec::new();
+                loop {
+                    match s.try_pop() {
+                        Ok(item) => got.push(item),
+                        Err(PopError::Empty) => thread::yield_now(),
+                        Err(PopError::Shut) => return got,
+                    }
+                }
+            });
+            start.wait();
+            for _ in 0..PER_PRODUCER / 4 {
+                thread::yield_now();
+            }
+            let (drained, pushes) = s.close_and_drain().expect("the only drain");
+            s.end_drain();
+            let pushed = producer.join().unwrap();
+            assert_eq!(s.pushes(s.tail()), pushed, "the tail tallies the pushes");
+            assert_eq!(pushes, pushed, "no push succeeds after the drain");
+            (pushed, consumer.join().unwrap(), drained)
+        });
+        let mut all = [popped.as_slice(), drained.as_slice()].concat();
+        assert!(popped.is_sorted() && drained.is_sorted());
+        all.sort();
+        assert_eq!(all, (0..pushed).collect::<Vec<_>>(), "each item once");
+        assert_eq!(s.len(), 0);
+    }
+}
