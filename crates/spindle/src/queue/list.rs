@@ -38,6 +38,7 @@
 
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
+use std::panic::UnwindSafe;
 use std::ptr;
 
 use crossbeam_utils::CachePadded;
@@ -209,6 +210,11 @@ pub(crate) struct List<T> {
 unsafe impl<T: Send> Send for List<T> {}
 // SAFETY: as for `Send`; shared access never hands out a `&T`.
 unsafe impl<T: Send> Sync for List<T> {}
+
+/// The blocks are the list's own, reached through raw pointers only so that no reference
+/// to a freed block can exist: unwinding through a `List` is as safe as through the
+/// boxes of items it stands for (and a `Queue` stays `UnwindSafe`, as it was on a lock).
+impl<T: UnwindSafe> UnwindSafe for List<T> {}
 
 impl<T> List<T> {
     pub(crate) fn new() -> List<T> {
