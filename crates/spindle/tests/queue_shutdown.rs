@@ -129,7 +129,11 @@ fn test_shutdown_lets_join_wait_for_the_items_left<Q: AnyQueue>() {
         left.push(item);
         q.task_done().unwrap();
     }
-    assert_eq!(left, handed_out(Q::KIND, &[1, 2]), "the items left, in order");
+    assert_eq!(
+        left,
+        handed_out(Q::KIND, &[1, 2]),
+        "the items left, in order"
+    );
     join_soon(joiner);
     assert_eq!(q.unfinished_tasks(), 0);
 }

@@ -172,7 +172,11 @@ fn immediate_shutdown_mid_stream<Q: AnyQueue>(q: Q) {
         }
     }
     assert!(got.len() <= put.len());
-    assert_eq!((q.len(), q.unfinished_tasks()), (0, 0), "dropped items count as done");
+    assert_eq!(
+        (q.len(), q.unfinished_tasks()),
+        (0, 0),
+        "dropped items count as done"
+    );
     assert!(q.task_done().is_err());
 }
 
