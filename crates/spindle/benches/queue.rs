@@ -285,7 +285,7 @@ fn paired_summary(_: &mut Criterion) {
             Some(CAPACITY),
         ),
     ];
-    const ROUNDS: usize = 21;
+    const ROUNDS: usize = 31;
     for (what, producers, consumers, capacity) in workloads {
         let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..ROUNDS {
