@@ -351,8 +351,9 @@ fn memory_profile(
 }
 
 /// The memory an unbounded queue holds at its peak and after draining: spindle's `Queue`
-/// against crossbeam's unbounded channel (std's mpsc, a list of blocks as crossbeam's,
-/// is left out).
+/// (a list of blocks) against crossbeam's unbounded channel (std's mpsc, a list of
+/// blocks as crossbeam's, is left out), and spindle's `LifoQueue`, whose locked buffer
+/// (as `PriorityQueue`'s, and a very large bounded `Queue`'s) gives room back as it drains.
 fn memory_summary(_: &mut Criterion) {
     let mb = |bytes: usize| bytes as f64 / 1e6;
     let q = spindle::queue::Queue::new();
@@ -361,15 +362,19 @@ fn memory_summary(_: &mut Criterion) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let theirs = memory_profile(&mut |i| tx.send(i).unwrap(), &mut || rx.recv().unwrap());
     drop((tx, rx));
-    for (what, o, t) in [
-        ("at the peak", ours.0, theirs.0),
-        ("drained to a tenth", ours.1, theirs.1),
-        ("drained", ours.2, theirs.2),
+    let q = spindle::queue::LifoQueue::new();
+    let buffer = memory_profile(&mut |i| q.put(i).unwrap(), &mut || q.get().unwrap());
+    drop(q);
+    for (what, o, t, b) in [
+        ("at the peak", ours.0, theirs.0, buffer.0),
+        ("drained to a tenth", ours.1, theirs.1, buffer.1),
+        ("drained", ours.2, theirs.2, buffer.2),
     ] {
         println!(
-            "memory, {MEMORY_ITEMS} u64 through an unbounded queue, {what}: spindle {:.2} MB, crossbeam {:.2} MB",
+            "memory, {MEMORY_ITEMS} u64 through an unbounded queue, {what}: spindle {:.2} MB, crossbeam {:.2} MB (spindle LifoQueue {:.2} MB)",
             mb(o),
             mb(t),
+            mb(b),
         );
     }
 }
