@@ -4,12 +4,60 @@
 //! Run: `cargo bench -p spindle --bench queue`. Each run moves `ITEMS` u64 from the
 //! producers to the consumers; criterion reports throughput in items per second.
 //! Deadlock detection is on (its default) for spindle.
+//!
+//! Two summaries follow criterion's groups. `paired_summary` times spindle and
+//! crossbeam-channel in pairs, round after round, and prints the median of the rounds'
+//! throughput ratios (a noisy machine moves both sides of a pair alike). `memory_summary`
+//! counts the bytes each queue holds, through this binary's allocator, at the peak of
+//! 10M items and after they are drained.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+
+/// The system allocator, counting the bytes in use and their peak (for `memory_summary`;
+/// two relaxed atomic adds per allocation, paid alike by every queue measured).
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.dealloc(ptr, layout) };
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let now = IN_USE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 const ITEMS: u64 = 1_000_000;
 const CAPACITY: usize = 1024;
@@ -211,11 +259,131 @@ fn mpmc_bounded(c: &mut Criterion) {
     g.finish();
 }
 
+/// Median of `xs`.
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Each workload of the groups above, spindle and crossbeam timed in pairs, round after
+/// round (alternating which goes first), so that both sides of a pair meet the same
+/// machine; prints each side's median throughput and the median of the rounds' ratios
+/// (spindle's throughput over crossbeam's: above 1, spindle is faster).
+fn paired_summary(_: &mut Criterion) {
+    let workloads: [(&str, u64, u64, Option<usize>); 3] = [
+        (
+            "Queue::bounded(1024), 1 producer / 1 consumer",
+            1,
+            1,
+            Some(CAPACITY),
+        ),
+        ("Queue::new(), 1 producer / 1 consumer", 1, 1, None),
+        (
+            "Queue::bounded(1024), 4 producers / 4 consumers",
+            4,
+            4,
+            Some(CAPACITY),
+        ),
+    ];
+    const ROUNDS: usize = 31;
+    for (what, producers, consumers, capacity) in workloads {
+        let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let (s, c) = if round % 2 == 0 {
+                let s = transfer::<Spindle>(producers, consumers, capacity);
+                (s, transfer::<Crossbeam>(producers, consumers, capacity))
+            } else {
+                let c = transfer::<Crossbeam>(producers, consumers, capacity);
+                (transfer::<Spindle>(producers, consumers, capacity), c)
+            };
+            ratios.push(c.as_secs_f64() / s.as_secs_f64());
+            ours.push(ITEMS as f64 / s.as_secs_f64() / 1e6);
+            theirs.push(ITEMS as f64 / c.as_secs_f64() / 1e6);
+        }
+        println!(
+            "paired, {ROUNDS} rounds: {what}: spindle {:.1} M/s, crossbeam {:.1} M/s, median ratio of each round's pair {:.2}",
+            median(ours),
+            median(theirs),
+            median(ratios),
+        );
+    }
+}
+
+/// Items held at the peak in `memory_summary`: 80 MB of u64.
+const MEMORY_ITEMS: u64 = 10_000_000;
+
+/// Bytes the allocator holds beyond `base`: now, and at the peak since `PEAK` was reset.
+fn held(base: usize) -> (usize, usize) {
+    let now = IN_USE.load(Ordering::Relaxed);
+    (
+        now.saturating_sub(base),
+        PEAK.load(Ordering::Relaxed).saturating_sub(base),
+    )
+}
+
+/// Fills a queue with `MEMORY_ITEMS` u64 from one thread, then drains it, first to a
+/// tenth and then to empty; returns the bytes held at the peak, at a tenth and empty
+/// (the queue still alive each time).
+fn memory_profile(
+    fill: &mut dyn FnMut(u64),
+    drain: &mut dyn FnMut() -> u64,
+) -> (usize, usize, usize) {
+    let base = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    for i in 0..MEMORY_ITEMS {
+        fill(i);
+    }
+    let mut sum = 0;
+    for _ in 0..MEMORY_ITEMS - MEMORY_ITEMS / 10 {
+        sum += drain();
+    }
+    let (at_a_tenth, peak) = held(base);
+    for _ in 0..MEMORY_ITEMS / 10 {
+        sum += drain();
+    }
+    let (empty, _) = held(base);
+    assert_eq!(
+        sum,
+        MEMORY_ITEMS * (MEMORY_ITEMS - 1) / 2,
+        "every value arrives once"
+    );
+    (peak, at_a_tenth, empty)
+}
+
+/// The memory an unbounded queue holds at its peak and after draining: spindle's `Queue`
+/// (a list of blocks) against crossbeam's unbounded channel (std's mpsc, a list of
+/// blocks as crossbeam's, is left out), and spindle's `LifoQueue`, whose locked buffer
+/// (as `PriorityQueue`'s, and a very large bounded `Queue`'s) gives room back as it drains.
+fn memory_summary(_: &mut Criterion) {
+    let mb = |bytes: usize| bytes as f64 / 1e6;
+    let q = spindle::queue::Queue::new();
+    let ours = memory_profile(&mut |i| q.put(i).unwrap(), &mut || q.get().unwrap());
+    drop(q);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let theirs = memory_profile(&mut |i| tx.send(i).unwrap(), &mut || rx.recv().unwrap());
+    drop((tx, rx));
+    let q = spindle::queue::LifoQueue::new();
+    let buffer = memory_profile(&mut |i| q.put(i).unwrap(), &mut || q.get().unwrap());
+    drop(q);
+    for (what, o, t, b) in [
+        ("at the peak", ours.0, theirs.0, buffer.0),
+        ("drained to a tenth", ours.1, theirs.1, buffer.1),
+        ("drained", ours.2, theirs.2, buffer.2),
+    ] {
+        println!(
+            "memory, {MEMORY_ITEMS} u64 through an unbounded queue, {what}: spindle {:.2} MB, crossbeam {:.2} MB (spindle LifoQueue {:.2} MB)",
+            mb(o),
+            mb(t),
+            mb(b),
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    targets = spsc_bounded, spsc_unbounded, mpmc_bounded
+    targets = spsc_bounded, spsc_unbounded, mpmc_bounded, paired_summary, memory_summary
 }
 criterion_main!(benches);

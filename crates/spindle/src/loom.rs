@@ -1,5 +1,5 @@
 // Layer 0 (foundations): uses no other part of spindle (the platform shims, plain data types, the report type).
-//! What the primitives take from the platform: atomics, parking, spinning and the
+//! What the primitives take from the platform: atomics, cells, parking, spinning and the
 //! per-thread id. Real by default; under `--cfg loom`, models that [loom] can explore,
 //! so that the primitives' own code (lock words, wake-up protocols) is model-checked
 //! unchanged. The pattern is tokio's `src/loom/mod.rs`; every `cfg(loom)` of the crate
@@ -20,17 +20,44 @@
 
 pub(crate) use imp::*;
 
+/// Whether the code runs under loom: lets a structure shrink what a model would need
+/// many steps to reach the end of (a block of slots, say).
+pub(crate) const MODELLED: bool = cfg!(loom);
+
 #[cfg(not(loom))]
 mod imp {
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
     }
 
     pub(crate) mod parking {
         pub(crate) use parking_lot_core::{park, unpark_filter};
     }
 
+    pub(crate) use crossbeam_utils::Backoff;
     pub(crate) use parking_lot_core::SpinWait;
+
+    pub(crate) mod cell {
+        /// `std`'s `UnsafeCell` behind loom's closure-based interface, so that code written
+        /// against it is checked for unsynchronised accesses when modelled.
+        pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+        impl<T> UnsafeCell<T> {
+            pub(crate) const fn new(value: T) -> Self {
+                UnsafeCell(std::cell::UnsafeCell::new(value))
+            }
+
+            #[inline]
+            pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+                f(self.0.get())
+            }
+
+            #[inline]
+            pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+                f(self.0.get())
+            }
+        }
+    }
 
     /// The calling thread's id, for the lock fast paths (`registry::current_id`).
     pub(crate) mod thread_id {
@@ -173,6 +200,10 @@ mod imp {
 
         modelled!(AtomicU64, u64);
         modelled!(AtomicUsize, usize);
+
+        /// Loom's own: only loads, stores and swaps are used on pointers (no store races a
+        /// read-modify-write, see above), and never `SeqCst`.
+        pub(crate) use loom::sync::atomic::AtomicPtr;
     }
 
     pub(crate) mod parking {
@@ -306,6 +337,34 @@ mod imp {
             let token = callback(result);
             wake(woken, token);
             result
+        }
+    }
+
+    pub(crate) mod cell {
+        pub(crate) use loom::cell::UnsafeCell;
+    }
+
+    /// Yields to the model's other threads instead of spinning (a spin loop that waits for
+    /// another thread must let it run), and counts as completed at once, so that a waiter
+    /// goes straight on to parking.
+    pub(crate) struct Backoff;
+
+    #[allow(dead_code)] // each user needs a few of these
+    impl Backoff {
+        pub(crate) fn new() -> Self {
+            Backoff
+        }
+
+        pub(crate) fn spin(&self) {
+            loom::thread::yield_now();
+        }
+
+        pub(crate) fn snooze(&self) {
+            loom::thread::yield_now();
+        }
+
+        pub(crate) fn is_completed(&self) -> bool {
+            true
         }
     }
 

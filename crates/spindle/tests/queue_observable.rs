@@ -198,12 +198,17 @@ fn a_put_that_fails_gives_back_an_item_that_is_not_debug() {
 }
 
 #[test]
-fn queues_are_send_and_sync_and_default() {
+fn queues_are_send_and_sync_unwind_safe_and_default() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Queue<std::cell::Cell<u8>>>();
     send_sync::<LifoQueue<Vec<u8>>>();
     send_sync::<PriorityQueue<u8>>();
     send_sync::<PutError<u8>>();
+    // An owned queue can cross `catch_unwind`, whatever keeps its items.
+    fn unwind_safe<T: std::panic::UnwindSafe>() {}
+    unwind_safe::<Queue<u8>>();
+    unwind_safe::<LifoQueue<u8>>();
+    unwind_safe::<PriorityQueue<u8>>();
     let q: Queue<u8> = Queue::default();
     assert_eq!(q.maxsize(), None);
     let iter = q.iter();

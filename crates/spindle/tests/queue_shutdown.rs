@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use queue_common::{AnyQueue, assert_blocks, join_soon, on_thread};
+use queue_common::{AnyQueue, assert_blocks, handed_out, join_soon, on_thread};
 use spindle::queue::{GetError, PutError, Queue};
 
 const LONG: Duration = Duration::from_secs(10);
@@ -99,9 +99,11 @@ fn test_immediate_shutdown_releases_blocked_joiners<Q: AnyQueue>() {
 
 fn test_immediate_shutdown_still_waits_for_items_taken_but_not_done<Q: AnyQueue>() {
     let q = Arc::new(Q::new());
-    q.put(1).unwrap();
     q.put(2).unwrap();
+    q.put(1).unwrap();
+    // The item the queue's order hands out first (2, 1 or 1) is the one in work.
     let taken = q.get().unwrap();
+    assert_eq!(taken, handed_out(Q::KIND, &[2, 1])[0]);
     let joiner = on_thread(&q, |q| q.join());
     assert_blocks(&joiner, Q::KIND);
     q.shutdown(true);
@@ -109,7 +111,6 @@ fn test_immediate_shutdown_still_waits_for_items_taken_but_not_done<Q: AnyQueue>
     assert_eq!(q.unfinished_tasks(), 1);
     assert!(!q.join_timeout(SHORT));
     assert!(!joiner.is_finished());
-    assert!(taken == 1 || taken == 2);
     q.task_done().unwrap();
     join_soon(joiner);
 }
@@ -123,10 +124,16 @@ fn test_shutdown_lets_join_wait_for_the_items_left<Q: AnyQueue>() {
     q.shutdown(false);
     assert!(!q.join_timeout(SHORT), "shutdown(false) must not end join");
     assert!(!joiner.is_finished());
+    let mut left = Vec::new();
     while let Ok(item) = q.get() {
-        assert!(item == 1 || item == 2);
+        left.push(item);
         q.task_done().unwrap();
     }
+    assert_eq!(
+        left,
+        handed_out(Q::KIND, &[1, 2]),
+        "the items left, in order"
+    );
     join_soon(joiner);
     assert_eq!(q.unfinished_tasks(), 0);
 }

@@ -1,14 +1,16 @@
 //! Many producers and consumers at once: every item arrives exactly once, for every queue
-//! type and for bounded and unbounded queues, mixing blocking, timed and non-blocking
-//! calls. Loop counts shrink under Miri.
+//! type and for bounded (small: a ring for `Queue`; large: a growable buffer) and
+//! unbounded queues, mixing blocking, timed and non-blocking calls; and an immediate
+//! shutdown in the middle of the flow loses no count. Loop counts shrink under Miri.
 
 mod queue_common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use queue_common::{AnyQueue, join_soon, on_thread};
+use queue_common::{AnyQueue, eventually, join_soon, on_thread};
 use spindle::queue::{GetError, PutError};
 
 const PRODUCERS: i64 = 4;
@@ -118,8 +120,79 @@ fn test_stress_unbounded<Q: AnyQueue>() {
     four_producers_four_consumers(Q::new());
 }
 
+/// Large enough that `Queue` keeps a growable buffer rather than a ring.
+fn test_stress_bounded_large<Q: AnyQueue>() {
+    four_producers_four_consumers(Q::bounded(1 << 16));
+}
+
+/// Eight producers put until the queue is shut down, eight consumers take (marking each
+/// item done) until it is shut down and empty, and `shutdown(immediate)` comes in the
+/// middle: every item taken was put, none twice, and the items dropped count as done,
+/// so that once every consumer is finished no task is left unfinished.
+fn immediate_shutdown_mid_stream<Q: AnyQueue>(q: Q) {
+    const THREADS: i64 = 8;
+    let q = Arc::new(q);
+    let producers: Vec<_> = (0..THREADS)
+        .map(|p| {
+            on_thread(&q, move |q| {
+                (0..)
+                    .map(|i| p * 1_000_000_000 + i)
+                    .take_while(|&item| q.put(item).is_ok())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let taken = Arc::new(AtomicUsize::new(0));
+    let consumers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let taken = Arc::clone(&taken);
+            on_thread(&q, move |q| {
+                let mut got = Vec::new();
+                while let Ok(item) = q.get() {
+                    got.push(item);
+                    q.task_done().unwrap();
+                    taken.fetch_add(1, Ordering::Relaxed);
+                }
+                got
+            })
+        })
+        .collect();
+    // Let items flow for a while, then shut down in the middle of it.
+    assert!(
+        eventually(|| taken.load(Ordering::Relaxed) >= PER_PRODUCER as usize),
+        "items did not flow"
+    );
+    q.shutdown(true);
+    let put: HashSet<i64> = producers.into_iter().flat_map(join_soon).collect();
+    let mut got = HashSet::new();
+    for c in consumers {
+        for item in join_soon(c) {
+            assert!(put.contains(&item), "item {item} was never put");
+            assert!(got.insert(item), "item {item} arrived twice");
+        }
+    }
+    assert!(got.len() <= put.len());
+    assert_eq!(
+        (q.len(), q.unfinished_tasks()),
+        (0, 0),
+        "dropped items count as done"
+    );
+    assert!(q.task_done().is_err());
+}
+
+fn test_immediate_shutdown_mid_stream_bounded<Q: AnyQueue>() {
+    immediate_shutdown_mid_stream(Q::bounded(4));
+}
+
+fn test_immediate_shutdown_mid_stream_unbounded<Q: AnyQueue>() {
+    immediate_shutdown_mid_stream(Q::new());
+}
+
 for_each_queue!(
     test_stress_bounded,
     test_stress_bounded_to_one,
-    test_stress_unbounded
+    test_stress_unbounded,
+    test_stress_bounded_large,
+    test_immediate_shutdown_mid_stream_bounded,
+    test_immediate_shutdown_mid_stream_unbounded,
 );

@@ -3,14 +3,22 @@
 //! `queue.Queue` (a lock, three conditions sharing it, a count of unfinished tasks and a
 //! shutdown flag), generic over where the items are kept (`Order`).
 //!
+//! `Queue` uses it when unbounded or when its `maxsize` is too large for a ring (see
+//! `super::fifo`); `LifoQueue` and `PriorityQueue` always.
+//!
 //! Two things make it fast without leaving the crate's one waiting path:
 //! * a thread about to park first backs off briefly, lock released, and looks again:
 //!   between a producer and a consumer running at the same pace the queue is seldom
 //!   empty or full for long, and a spin costs far less than a park and a wake-up;
 //! * `put` and `get` wake the other side only if some thread is parked there, counted
 //!   under the lock, so the common case never touches the parking table.
+//!
+//! Its buffer grows as items come, and `get` gives memory back once the items fall to a
+//! quarter of the room (see `give_back`), so a queue that once held millions of items
+//! does not keep their memory once drained.
 
 use std::fmt;
+use std::mem::size_of;
 use std::panic::Location;
 use std::time::Instant;
 
@@ -130,6 +138,7 @@ impl<O: Order> Channel<O> {
         });
         match st.items.pop() {
             Some(item) => {
+                give_back(&mut st.items);
                 let wake = st.parked_putters > 0;
                 drop(st);
                 if wake {
@@ -297,8 +306,25 @@ impl<O: Order> Channel<O> {
     }
 }
 
-fn passed(deadline: Option<Instant>) -> bool {
+/// Whether `deadline` (if any) has passed.
+pub(super) fn passed(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// A buffer this small (in bytes of items) is kept as it is: giving it back would save
+/// little and cost an allocation each time the queue fills again.
+const KEPT_BYTES: usize = 16 * 1024;
+
+/// Halves (or more) the buffer's room once the items fill a quarter of it or less. Each
+/// shrink copies at most a quarter of the room, after at least as many `get`s since the
+/// room last changed, so the cost per item stays constant.
+#[inline]
+fn give_back<O: Order>(items: &mut O) {
+    let room = items.capacity();
+    let len = items.len();
+    if len <= room / 4 && room.saturating_mul(size_of::<O::Item>()) > KEPT_BYTES {
+        items.shrink_to((len * 2).max(KEPT_BYTES / size_of::<O::Item>()));
+    }
 }
 
 impl<O> State<O> {

@@ -18,6 +18,12 @@ pub(crate) trait Order: Default {
     fn pop(&mut self) -> Option<Self::Item>;
 
     fn len(&self) -> usize;
+
+    /// How many items fit without growing.
+    fn capacity(&self) -> usize;
+
+    /// Gives memory back, keeping room for at least `min` items.
+    fn shrink_to(&mut self, min: usize);
 }
 
 /// First in, first out.
@@ -65,6 +71,15 @@ impl<T> Order for Fifo<T> {
     fn len(&self) -> usize {
         self.0.len()
     }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    fn shrink_to(&mut self, min: usize) {
+        self.0.shrink_to(min);
+    }
 }
 
 impl<T> Order for Lifo<T> {
@@ -85,6 +100,15 @@ impl<T> Order for Lifo<T> {
     fn len(&self) -> usize {
         self.0.len()
     }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    fn shrink_to(&mut self, min: usize) {
+        self.0.shrink_to(min);
+    }
 }
 
 impl<T: Ord> Order for Priority<T> {
@@ -104,6 +128,15 @@ impl<T: Ord> Order for Priority<T> {
     #[inline]
     fn len(&self) -> usize {
         self.0.len()
+    }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    fn shrink_to(&mut self, min: usize) {
+        self.0.shrink_to(min);
     }
 }
 

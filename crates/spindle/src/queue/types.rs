@@ -1,27 +1,32 @@
 // Layer 8 (queue): Python's queues, over the waiting path and the primitives.
 //! `Queue`, `LifoQueue` and `PriorityQueue`: one surface, written once by `queue_type!`,
-//! over the shared `Channel`, each with its own `Order`.
+//! over what each keeps its items in: `FifoChannel` (a lock-free ring or a locked buffer)
+//! for `Queue`, the locked `Channel` with its own `Order` for the other two.
 
 use std::fmt;
 use std::time::Duration;
 
 use super::channel::{Block, Channel};
 use super::error::{GetError, PutError, TaskDoneError};
+use super::fifo::FifoChannel;
 use super::iter::Iter;
-use super::order::{Fifo, Lifo, Priority};
+use super::order::{Lifo, Priority};
 use crate::sync::label::Label;
 use crate::wait;
 
-/// Defines a public queue type over `Channel<$order<T>>`, with every method documented and
+type LifoChannel<T> = Channel<Lifo<T>>;
+type PriorityChannel<T> = Channel<Priority<T>>;
+
+/// Defines a public queue type over `$inner<T>`, with every method documented and
 /// exemplified under the type's own name.
 macro_rules! queue_type {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident<T $(: $bound:ident)?>($order:ident);
+        pub struct $name:ident<T $(: $bound:ident)?>($inner:ident);
     ) => {
         $(#[$meta])*
         pub struct $name<T $(: $bound)?> {
-            inner: Channel<$order<T>>,
+            inner: $inner<T>,
         }
 
         impl<T $(: $bound)?> $name<T> {
@@ -34,7 +39,7 @@ macro_rules! queue_type {
             /// ```
             #[track_caller]
             pub fn new() -> Self {
-                $name { inner: Channel::new(None, Label::here()) }
+                $name { inner: <$inner<T>>::new(None, Label::here()) }
             }
 
             /// A queue that holds at most `maxsize` items: `put` waits while it is full.
@@ -51,7 +56,7 @@ macro_rules! queue_type {
             /// ```
             #[track_caller]
             pub fn bounded(maxsize: usize) -> Self {
-                $name { inner: Channel::new(Some(maxsize), Label::here()) }
+                $name { inner: <$inner<T>>::new(Some(maxsize), Label::here()) }
             }
 
             /// An unbounded queue that thread states and reports call `name`.
@@ -62,7 +67,7 @@ macro_rules! queue_type {
             /// ```
             #[track_caller]
             pub fn named(name: impl Into<String>) -> Self {
-                $name { inner: Channel::new(None, Label::named(name)) }
+                $name { inner: <$inner<T>>::new(None, Label::named(name)) }
             }
 
             /// A queue of at most `maxsize` items that thread states and reports call `name`.
@@ -76,7 +81,7 @@ macro_rules! queue_type {
             /// ```
             #[track_caller]
             pub fn named_bounded(name: impl Into<String>, maxsize: usize) -> Self {
-                $name { inner: Channel::new(Some(maxsize), Label::named(name)) }
+                $name { inner: <$inner<T>>::new(Some(maxsize), Label::named(name)) }
             }
 
             /// Puts `item` in the queue, waiting while it is full.
@@ -403,7 +408,7 @@ queue_type! {
     /// }
     /// assert_eq!([q.get(), q.get(), q.get()], [Ok(111), Ok(333), Ok(222)]);
     /// ```
-    pub struct Queue<T>(Fifo);
+    pub struct Queue<T>(FifoChannel);
 }
 
 queue_type! {
@@ -422,7 +427,7 @@ queue_type! {
     /// }
     /// assert_eq!([q.get(), q.get(), q.get()], [Ok(222), Ok(333), Ok(111)]);
     /// ```
-    pub struct LifoQueue<T>(Lifo);
+    pub struct LifoQueue<T>(LifoChannel);
 }
 
 queue_type! {
@@ -443,5 +448,5 @@ queue_type! {
     /// }
     /// assert_eq!([q.get(), q.get(), q.get()], [Ok(111), Ok(222), Ok(333)]);
     /// ```
-    pub struct PriorityQueue<T: Ord>(Priority);
+    pub struct PriorityQueue<T: Ord>(PriorityChannel);
 }

@@ -140,6 +140,19 @@ macro_rules! for_each_queue {
     };
 }
 
+/// The order in which a queue of kind `kind` hands out `items` put in this order: as
+/// put (`Queue`), reversed (`LifoQueue`), or smallest first (`PriorityQueue`).
+pub fn handed_out(kind: &str, items: &[i64]) -> Vec<i64> {
+    let mut out = items.to_vec();
+    match kind {
+        "Queue" => {}
+        "LifoQueue" => out.reverse(),
+        "PriorityQueue" => out.sort(),
+        _ => panic!("no queue type is called {kind}"),
+    }
+    out
+}
+
 /// Polls until `cond` holds, for at most `PATIENCE`; whether it came to hold.
 pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + PATIENCE;
