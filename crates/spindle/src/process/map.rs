@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,6 +23,8 @@ pub(crate) struct MapChunks<'a, A, O, I> {
     chunksize: usize,
     /// How many chunks may be submitted and not yet consumed.
     ahead: usize,
+    /// Each chunk's timeout.
+    timeout: Option<Duration>,
     /// Submitted chunks, oldest first, each with its item count.
     chunks: VecDeque<(Future<ChunkResult<O>>, usize)>,
     /// The results of the chunk being consumed.
@@ -41,6 +44,7 @@ where
         items: I,
         chunksize: usize,
         ahead: usize,
+        timeout: Option<Duration>,
     ) -> Self {
         let mut map = MapChunks {
             pool,
@@ -48,6 +52,7 @@ where
             items,
             chunksize,
             ahead: ahead.max(1),
+            timeout,
             chunks: VecDeque::new(),
             current: Vec::new().into_iter(),
             _items: PhantomData,
@@ -63,10 +68,12 @@ where
             if chunk.is_empty() {
                 return;
             }
-            let timeout = self.pool.default_timeout();
-            let future =
-                self.pool
-                    .submit_raw(self.task.name(), &chunk[..], Some(chunk.len()), timeout);
+            let future = self.pool.submit_raw(
+                self.task.name(),
+                &chunk[..],
+                Some(chunk.len()),
+                self.timeout,
+            );
             self.chunks.push_back((future, chunk.len()));
         }
     }

@@ -94,7 +94,12 @@
 //! worker costs tens of microseconds; send work in pieces worth more than that, or use
 //! [`map_chunked`](ProcessPoolExecutor::map_chunked).
 
+mod builder;
+mod channel;
+mod claims;
 mod completion;
+mod dispatch;
+mod limits;
 mod map;
 mod pool;
 mod registry;
@@ -105,8 +110,12 @@ mod timer;
 mod wire;
 mod worker;
 
-pub use pool::{ProcessPoolBuilder, ProcessPoolExecutor};
+pub use builder::ProcessPoolBuilder;
+pub use pool::ProcessPoolExecutor;
 pub use registry::TaskHandle;
+
+#[allow(unused_imports)] // spindle::cluster's: it refuses oversized frames as the pool does
+pub(crate) use limits::{Part as FramePart, check as check_frame, encode as encode_within_frame};
 
 /// Turns this process into a pool worker if it was started as one, and never returns
 /// then; in any other process it returns at once. Call it first thing in `main` (see
@@ -125,7 +134,7 @@ pub fn init() {
 /// What [`task!`](crate::task) expands to; not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::registry::{TaskEntry, run_chunk_erased, run_erased};
+    pub use super::registry::{RunError, TaskEntry, run_chunk_erased, run_erased};
     pub use inventory;
     pub use std::string::String;
     pub use std::vec::Vec;

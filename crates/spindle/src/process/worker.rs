@@ -3,17 +3,29 @@
 //! replies to fd 4, until the pool closes fd 3. A request the parent traces gets a
 //! `Started` reply as the worker starts it, before its result.
 //!
+//! Before it starts a request, the worker claims it on its claim page (fd 5, see
+//! [`claims`](super::claims)); a request the pool took back meanwhile is skipped
+//! without a word. Once a task returns, the worker marks it finished before it sends
+//! the reply; if the timer got there first (the task ran past its deadline), it sends
+//! nothing and starts nothing more: SIGKILL is on its way.
+//!
+//! Between tasks the worker looks for the next request for a few microseconds before
+//! it sleeps: a request that follows at once costs no wake-up.
+//!
 //! The protocol has its own descriptors so that nothing a task prints can corrupt it: a
-//! task's stdout and stderr are the pool's own. Both protocol descriptors are
+//! task's stdout and stderr are the pool's own. The protocol descriptors are
 //! close-on-exec, so a process a task starts does not hold the pool's pipes open.
 
 use std::fs::File;
-use std::io::{BufReader, Write};
-use std::os::fd::FromRawFd;
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use super::registry;
+use super::channel::{Spin, set_nonblocking};
+use super::claims::Claims;
+use super::registry::{self, RunError};
 use super::wire::{self, FrameBuf, FrameError, Reply, Request};
 
 /// Set in a worker's environment: the presence marks a worker.
@@ -27,6 +39,13 @@ pub(crate) const MEMORY_LIMIT_ENV: &str = "SPINDLE_PROCESS_MEMORY_LIMIT";
 pub(crate) const REQUEST_FD: i32 = 3;
 /// The worker writes replies to this descriptor.
 pub(crate) const REPLY_FD: i32 = 4;
+/// The worker maps its claim page from this descriptor.
+pub(crate) const CLAIMS_FD: i32 = 5;
+
+/// How long a worker looks for its next request before it sleeps.
+const REQUEST_SPIN: Duration = Duration::from_micros(50);
+/// A reply buffer larger than this is not kept for the next task.
+const KEEP_BUFFER: usize = 1 << 20;
 
 /// The exit status of a worker that could not set itself up or read its pipe.
 const BROKEN_WORKER: i32 = 70;
@@ -57,7 +76,7 @@ pub(crate) fn serve() -> i32 {
         );
         return BROKEN_WORKER;
     }
-    for fd in [REQUEST_FD, REPLY_FD] {
+    for fd in [REQUEST_FD, REPLY_FD, CLAIMS_FD] {
         // SAFETY: F_SETFD on a descriptor only changes its flags; a bad fd gives EBADF.
         if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
             eprintln!(
@@ -67,8 +86,21 @@ pub(crate) fn serve() -> i32 {
             return BROKEN_WORKER;
         }
     }
+    let claims = match Claims::map(CLAIMS_FD).and_then(|c| {
+        set_nonblocking(REQUEST_FD)?;
+        Ok(c)
+    }) {
+        Ok(claims) => claims,
+        Err(e) => {
+            eprintln!("spindle worker {}: {e}", std::process::id());
+            return BROKEN_WORKER;
+        }
+    };
+    // The mapping outlives its descriptor: a process the task forks need not hold it.
+    // SAFETY: closes a descriptor this process owns and nothing else uses.
+    unsafe { libc::close(CLAIMS_FD) };
     quiet_task_panics();
-    // SAFETY: the pool's spawner put the request pipe on fd 3 and the reply pipe on
+    // SAFETY: the pool's spawner put the request socket on fd 3 and the reply pipe on
     // fd 4 for this process alone; nothing else in the worker owns them.
     let (requests, mut replies) =
         unsafe { (File::from_raw_fd(REQUEST_FD), File::from_raw_fd(REPLY_FD)) };
@@ -81,9 +113,17 @@ pub(crate) fn serve() -> i32 {
     let started = FrameBuf::new(&Reply::Started)
         .finish(max_frame)
         .expect("a tiny frame");
-    let mut requests = BufReader::with_capacity(64 * 1024, requests);
+    let mut requests = BufReader::with_capacity(
+        64 * 1024,
+        IncomingRequests {
+            socket: requests,
+            spin: false,
+        },
+    );
     let mut frame = Vec::new();
     let mut out = Vec::new();
+    // Requests are numbered as the pool numbers them: in the order of the pipe.
+    let mut seq = 0u64;
     loop {
         match wire::read_frame(&mut requests, &mut frame, max_frame) {
             Ok(()) => {}
@@ -96,6 +136,7 @@ pub(crate) fn serve() -> i32 {
                 return BROKEN_WORKER;
             }
         }
+        seq += 1;
         let (request, arg) = match wire::split::<Request<'_>>(&frame) {
             Ok(parts) => parts,
             Err(e) => {
@@ -103,14 +144,66 @@ pub(crate) fn serve() -> i32 {
                 return BROKEN_WORKER;
             }
         };
+        if !claims.start(seq) {
+            continue; // taken back by the pool: another worker runs it
+        }
         // The parent traces this task: tell it when it starts.
         if request.announce && replies.write_all(&started).is_err() {
             return 0;
         }
         out = run(&request, arg, out, max_frame);
+        if !claims.finish(seq) {
+            // The timer killed this task past its deadline: its SIGKILL follows.
+            loop {
+                // SAFETY: pause only waits for a signal.
+                unsafe { libc::pause() };
+            }
+        }
         if replies.write_all(&out).is_err() {
             // The pool is gone: nobody wants the result.
             return 0;
+        }
+        if out.capacity() > KEEP_BUFFER {
+            out = Vec::new();
+        }
+        requests.get_mut().spin = true;
+    }
+}
+
+/// The worker's end of its request socket (non-blocking): a read looks again for a
+/// while before it sleeps when a request is likely to follow.
+struct IncomingRequests {
+    socket: File,
+    /// The next read that would block spins first (set after each reply).
+    spin: bool,
+}
+
+impl Read for IncomingRequests {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut spin = std::mem::take(&mut self.spin).then(|| Spin::new(REQUEST_SPIN));
+        loop {
+            match self.socket.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if spin.as_mut().is_some_and(Spin::again) {
+                continue;
+            }
+            spin = None;
+            let mut fd = libc::pollfd {
+                fd: self.socket.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll reads and writes the one pollfd we pass.
+            if unsafe { libc::poll(&mut fd, 1, -1) } == -1 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
         }
     }
 }
@@ -126,15 +219,17 @@ fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> Vec
     };
     let erased = if request.chunked { chunk } else { single };
     let mut reply = FrameBuf::done(out);
+    let max_len = wire::PREFIX + max_frame;
     IN_TASK.store(true, Ordering::Relaxed);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| erased(arg, reply.bytes_mut())));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| erased(arg, reply.bytes_mut(), max_len)));
     IN_TASK.store(false, Ordering::Relaxed);
     match outcome {
         Ok(Ok(())) => match reply.finish(max_frame) {
             Ok(frame) => frame,
-            Err(e) => failed(&format!("the result cannot be sent: {e}"), max_frame),
+            Err(_) => too_large(max_frame),
         },
-        Ok(Err(why)) => failed(&why, max_frame),
+        Ok(Err(RunError::ResultTooLarge)) => too_large(max_frame),
+        Ok(Err(RunError::Failed(why))) => failed(&why, max_frame),
         Err(payload) => {
             let message = crate::thread::payload_message(&*payload);
             // Drop the payload here: a payload whose drop panics must not kill us.
@@ -148,6 +243,12 @@ fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> Vec
             })
         }
     }
+}
+
+fn too_large(max_frame: usize) -> Vec<u8> {
+    FrameBuf::new(&Reply::ResultTooLarge)
+        .finish(max_frame)
+        .expect("a tiny frame")
 }
 
 fn failed(message: &str, max_frame: usize) -> Vec<u8> {
