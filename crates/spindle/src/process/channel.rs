@@ -9,18 +9,19 @@
 //! closed its end makes a write fail with `EPIPE`, and never raises SIGPIPE in the
 //! program (which may have restored SIGPIPE's default action, death).
 //!
-//! A reader looks again for a few microseconds before it sleeps ([`Spin`]): a reply
-//! that is about to arrive costs no wake-up, which on an idle virtual machine is what a
-//! round trip mostly costs.
+//! The reader of replies looks again for a few microseconds before it sleeps (see
+//! [`spin`](super::spin)).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::spin::Spinner;
 use super::state::Frame;
 
 /// How long the pool's reader of a worker's replies looks again before it sleeps.
+/// The longest the pool's reader of a worker's replies looks again before it sleeps.
 const REPLY_SPIN: Duration = Duration::from_micros(50);
 /// How often the fallback without a pidfd asks whether the worker has exited.
 const EXIT_POLL: Duration = Duration::from_millis(50);
@@ -109,39 +110,6 @@ impl ExitWatch {
     }
 }
 
-/// Looks again a bounded number of times before a thread sleeps, as parking_lot's
-/// locks do: spinning first, then yielding the CPU, so that a spinner never keeps the
-/// thread it waits for off a busy core for long.
-pub(crate) struct Spin {
-    until: Instant,
-    round: u32,
-}
-
-impl Spin {
-    pub(crate) fn new(budget: Duration) -> Spin {
-        Spin {
-            until: Instant::now() + budget,
-            round: 0,
-        }
-    }
-
-    /// Waits a little; false once the budget is spent (sleep then).
-    pub(crate) fn again(&mut self) -> bool {
-        if self.round > 0 && Instant::now() >= self.until {
-            return false;
-        }
-        if self.round < 6 {
-            for _ in 0..1 << self.round {
-                std::hint::spin_loop();
-            }
-        } else {
-            std::thread::yield_now();
-        }
-        self.round += 1;
-        true
-    }
-}
-
 /// The pool's end of a worker's request socket.
 pub(crate) struct Requests {
     socket: OwnedFd,
@@ -210,6 +178,7 @@ pub(crate) struct Replies {
     pipe: File,
     watch: std::sync::Arc<ExitWatch>,
     exited: bool,
+    spinner: Spinner,
 }
 
 impl Replies {
@@ -219,16 +188,22 @@ impl Replies {
             pipe: File::from(pipe),
             watch,
             exited: false,
+            spinner: Spinner::new(super::spin::tuning("REPLY_SPIN", REPLY_SPIN)),
         })
     }
 }
 
 impl Read for Replies {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut spin = Spin::new(REPLY_SPIN);
+        let mut wait = None;
         loop {
             match self.pipe.read(buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    if let Some(wait) = &wait {
+                        self.spinner.arrived(wait);
+                    }
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
@@ -238,7 +213,8 @@ impl Read for Replies {
                 // the task forked) is not the worker.
                 return Ok(0);
             }
-            if spin.again() {
+            let spinner = &self.spinner;
+            if wait.get_or_insert_with(|| spinner.begin()).again() {
                 continue;
             }
             if self.watch.wait(self.pipe.as_raw_fd(), libc::POLLIN)? == Ready::Exited {

@@ -104,6 +104,7 @@ mod map;
 mod pool;
 mod registry;
 mod spawn;
+mod spin;
 mod state;
 mod supervisor;
 mod timer;

@@ -23,9 +23,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::channel::{Spin, set_nonblocking};
+use super::channel::set_nonblocking;
 use super::claims::Claims;
 use super::registry::{self, RunError};
+use super::spin::{Spinner, Wait};
 use super::wire::{self, FrameBuf, FrameError, Reply, Request};
 
 /// Set in a worker's environment: the presence marks a worker.
@@ -42,7 +43,7 @@ pub(crate) const REPLY_FD: i32 = 4;
 /// The worker maps its claim page from this descriptor.
 pub(crate) const CLAIMS_FD: i32 = 5;
 
-/// How long a worker looks for its next request before it sleeps.
+/// The longest a worker looks for its next request before it sleeps.
 const REQUEST_SPIN: Duration = Duration::from_micros(50);
 /// A reply buffer larger than this is not kept for the next task.
 const KEEP_BUFFER: usize = 1 << 20;
@@ -117,7 +118,7 @@ pub(crate) fn serve() -> i32 {
         64 * 1024,
         IncomingRequests {
             socket: requests,
-            spin: false,
+            spinner: Spinner::new(super::spin::tuning("REQUEST_SPIN", REQUEST_SPIN)),
         },
     );
     let mut frame = Vec::new();
@@ -166,32 +167,35 @@ pub(crate) fn serve() -> i32 {
         if out.capacity() > KEEP_BUFFER {
             out = Vec::new();
         }
-        requests.get_mut().spin = true;
     }
 }
 
 /// The worker's end of its request socket (non-blocking): a read looks again for a
-/// while before it sleeps when a request is likely to follow.
+/// while before it sleeps (see [`spin`](super::spin)).
 struct IncomingRequests {
     socket: File,
-    /// The next read that would block spins first (set after each reply).
-    spin: bool,
+    spinner: Spinner,
 }
 
 impl Read for IncomingRequests {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut spin = std::mem::take(&mut self.spin).then(|| Spin::new(REQUEST_SPIN));
+        let mut wait: Option<Wait> = None;
         loop {
             match self.socket.read(buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    if let Some(wait) = &wait {
+                        self.spinner.arrived(wait);
+                    }
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            if spin.as_mut().is_some_and(Spin::again) {
+            let spinner = &self.spinner;
+            if wait.get_or_insert_with(|| spinner.begin()).again() {
                 continue;
             }
-            spin = None;
             let mut fd = libc::pollfd {
                 fd: self.socket.as_raw_fd(),
                 events: libc::POLLIN,
