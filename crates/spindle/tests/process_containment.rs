@@ -54,6 +54,36 @@ spindle::task! {
     /// limit: zeroed pages cost nothing until they are written.
     const HUGE_RESULT = fn huge_result(len: usize) -> Vec<u8> { vec![0; len] }
 
+    /// Creates `path` (failing if it exists: the task ran before), then sleeps.
+    const RUNS_ONCE = fn runs_once((path, us): (String, u64)) -> u64 {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{path} ran twice: {e}"));
+        std::thread::sleep(Duration::from_micros(us));
+        us
+    }
+
+    const ABORTS = fn aborts(_x: ()) { std::process::abort() }
+
+    const EXITS_3 = fn exits_3(_x: ()) { std::process::exit(3) }
+
+    /// Creates `path`, then spins for ever.
+    const STARTS_THEN_SPINS = fn starts_then_spins(path: String) {
+        std::fs::write(&path, b"").unwrap();
+        loop { std::hint::spin_loop() }
+    }
+
+    /// Ignores SIGTERM, creates `path`, then sleeps `ms`.
+    const SHRUGS_OFF_SIGTERM = fn shrugs_off_sigterm((path, ms): (String, u64)) -> u64 {
+        // SAFETY: sets SIGTERM's action to "ignore"; no handler runs.
+        unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+        std::fs::write(&path, b"").unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        ms
+    }
+
     /// Closes the worker's request pipe and returns: the worker dies between tasks.
     const CLOSES_ITS_REQUESTS = fn closes_its_requests(_x: ()) -> u8 {
         // SAFETY: closes a descriptor of this process; the worker's next read fails.
@@ -213,8 +243,21 @@ fn a_quick_task_never_waits_behind_a_long_one_while_a_worker_is_idle() {
         Ok(9)
     );
     assert_eq!(get(short), Ok(50));
-    drop(long);
-    drop(pool);
+    // And with both workers busy: the task queued behind the long one is taken back
+    // by whichever worker is free first.
+    let short = pool.submit(SLEEPS_MS, 50);
+    let quick = pool.submit(SQUARE, 4);
+    assert_eq!(
+        get_within(quick, Duration::from_secs(4), "the second quick task"),
+        Ok(16)
+    );
+    assert_eq!(get(short), Ok(50));
+    assert!(!long.done());
+    pool.kill_workers(); // no 8 s wait for the drop
+    assert_eq!(
+        get(long).map_err(|e| e.worker_signal()),
+        Err(Some(libc::SIGKILL))
+    );
 }
 
 /// Issue 13, item 2: a worker's death was learned only from end-of-file on its pipe,
@@ -358,6 +401,152 @@ fn write_to_a_stranded_worker() {
     println!("all tasks ran");
 }
 
+/// Take-backs never run a task twice, and never lose one. Each round queues a task
+/// behind a longer one while the other worker runs a short one, which then takes it
+/// back, or finds that the busy worker has just started it (the lengths vary so that
+/// both happen); every task creates its own file, which it cannot do twice.
+fn taken_back_tasks_run_exactly_once() {
+    let dir = scratch("runs-once");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = ProcessPoolExecutor::new(2);
+    wait_for_workers(&pool, 2);
+    let mut outcomes = Vec::new();
+    for round in 0..150u64 {
+        let lengths = [1_000 + round % 10 * 150, round % 4 * 100, round % 3 * 200];
+        let futures: Vec<_> = (lengths.iter().enumerate())
+            .map(|(i, &us)| {
+                let path = dir.join(format!("{round}-{i}"));
+                pool.submit(RUNS_ONCE, (path.to_string_lossy().into_owned(), us))
+            })
+            .collect();
+        outcomes.extend(futures.into_iter().map(|f| (round, get(f))));
+    }
+    let ran = std::fs::read_dir(&dir).unwrap().count();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (round, outcome) in &outcomes {
+        assert!(outcome.is_ok(), "round {round}: {outcome:?}");
+    }
+    assert_eq!(ran, 450);
+}
+
+/// Every 25th task aborts its worker, on a pool busy with tasks queued behind others:
+/// each aborting task fails with its signal, every other task succeeds, none is lost.
+fn aborting_workers_lose_no_other_task() {
+    let pool = ProcessPoolExecutor::new(2);
+    let mut squares = Vec::new();
+    let mut aborts = Vec::new();
+    for i in 0..500u64 {
+        if i % 25 == 24 {
+            aborts.push(pool.submit(ABORTS, ()));
+        } else {
+            squares.push((i, pool.submit(SQUARE, i)));
+        }
+    }
+    for f in aborts {
+        let why = get(f).unwrap_err();
+        assert_eq!(why.worker_signal(), Some(libc::SIGABRT), "{why}");
+    }
+    for (i, f) in squares {
+        assert_eq!(get(f), Ok(i * i), "task {i}");
+    }
+}
+
+/// How a worker ended can be matched without reading the message.
+fn a_workers_end_is_structured() {
+    let pool = ProcessPoolExecutor::new(1);
+    let aborted = get(pool.submit(ABORTS, ())).unwrap_err();
+    assert_eq!(aborted, TaskError::WorkerDied("killed by signal 6".into()));
+    assert_eq!(
+        (aborted.worker_signal(), aborted.worker_exit_status()),
+        (Some(6), None)
+    );
+    let exited = get(pool.submit(EXITS_3, ())).unwrap_err();
+    assert_eq!(
+        (exited.worker_signal(), exited.worker_exit_status()),
+        (None, Some(3))
+    );
+    assert_eq!(TaskError::Timeout.worker_signal(), None);
+}
+
+/// Waits until a task has created `path` (it has started), then removes it.
+fn wait_for_file(path: &std::path::Path) {
+    let deadline = Instant::now() + PATIENCE;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{path:?} never appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+/// Python 3.14's `kill_workers`: every worker stops now, a running task fails saying
+/// so, every other task is cancelled, and the pool drops at once.
+fn kill_workers_stops_everything_now() {
+    let pool = ProcessPoolExecutor::new(2);
+    let paths: Vec<_> = (0..2).map(|i| scratch(&format!("spinning-{i}"))).collect();
+    let running: Vec<_> = (paths.iter())
+        .map(|p| pool.submit(STARTS_THEN_SPINS, p.to_string_lossy().into_owned()))
+        .collect();
+    let queued: Vec<_> = (0..5).map(|x| pool.submit(SQUARE, x)).collect();
+    for path in &paths {
+        wait_for_file(path);
+    }
+    pool.kill_workers();
+    for f in running {
+        let why = get(f).unwrap_err();
+        assert_eq!(
+            why,
+            TaskError::WorkerDied("kill_workers() stopped the worker: killed by signal 9".into())
+        );
+        assert_eq!(why.worker_signal(), Some(libc::SIGKILL));
+    }
+    for f in queued {
+        assert_eq!(get(f), Err(TaskError::Cancelled));
+    }
+    let start = Instant::now();
+    let submit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.submit(SQUARE, 1)));
+    assert!(submit.is_err(), "submit after kill_workers must panic");
+    drop(pool);
+    assert!(start.elapsed() < Duration::from_secs(10), "the drop waited");
+}
+
+/// Python 3.14's `terminate_workers`: SIGTERM, which a task may ignore (its task then
+/// finishes, and its worker exits after it); the tasks behind are cancelled.
+fn terminate_workers_sends_sigterm() {
+    let pool = ProcessPoolExecutor::new(2);
+    let (spinning, shrugging) = (scratch("terminated"), scratch("shrugs"));
+    let doomed = pool.submit(STARTS_THEN_SPINS, spinning.to_string_lossy().into_owned());
+    let survivor = pool.submit(
+        SHRUGS_OFF_SIGTERM,
+        (shrugging.to_string_lossy().into_owned(), 300),
+    );
+    let queued = pool.submit(SQUARE, 3);
+    wait_for_file(&spinning);
+    wait_for_file(&shrugging);
+    pool.terminate_workers();
+    let why = get(doomed).unwrap_err();
+    assert_eq!(
+        why,
+        TaskError::WorkerDied("terminate_workers() stopped the worker: killed by signal 15".into())
+    );
+    assert_eq!(get(survivor), Ok(300));
+    assert_eq!(get(queued), Err(TaskError::Cancelled));
+}
+
+/// `map` and `map_chunked` take a timeout of their own (per item; per chunk).
+fn map_takes_a_timeout() {
+    let pool = ProcessPoolExecutor::new(2);
+    let limit = Duration::from_millis(300);
+    let got: Vec<_> = pool
+        .map_with_timeout(SLEEPS_MS, [1, 60_000, 2], limit)
+        .collect();
+    assert_eq!(got, [Ok(1), Err(TaskError::Timeout), Ok(2)]);
+    let got: Vec<_> = pool
+        .map_chunked_with_timeout(SLEEPS_MS, [1, 1, 60_000, 1, 3], 2, limit)
+        .collect();
+    let timeout = Err(TaskError::Timeout);
+    assert_eq!(got, [Ok(1), Ok(1), timeout.clone(), timeout, Ok(3)]);
+}
+
 const ROLE_ENV: &str = "PROCESS_CONTAINMENT_ROLE";
 
 const CASES: &[Case] = &[
@@ -393,6 +582,24 @@ const CASES: &[Case] = &[
         "a_dead_workers_pipe_never_raises_sigpipe",
         a_dead_workers_pipe_never_raises_sigpipe,
     ),
+    (
+        "taken_back_tasks_run_exactly_once",
+        taken_back_tasks_run_exactly_once,
+    ),
+    (
+        "aborting_workers_lose_no_other_task",
+        aborting_workers_lose_no_other_task,
+    ),
+    ("a_workers_end_is_structured", a_workers_end_is_structured),
+    (
+        "kill_workers_stops_everything_now",
+        kill_workers_stops_everything_now,
+    ),
+    (
+        "terminate_workers_sends_sigterm",
+        terminate_workers_sends_sigterm,
+    ),
+    ("map_takes_a_timeout", map_takes_a_timeout),
 ];
 
 /// How long one case may take before the whole run is declared hung.
