@@ -22,10 +22,10 @@ use std::time::Instant;
 use super::state::{self, InFlight, Job, Shared, State, Writes};
 
 /// Requests a worker holds at once: the running one and the next.
-pub(crate) const PIPELINE_DEPTH: usize = 2;
+const PIPELINE_DEPTH: usize = 2;
 /// The largest frame queued behind a running task (it must fit in the socket's buffer
 /// at once, or its writer would wait for the task before it).
-pub(crate) const PIPELINED_FRAME_MAX: usize = 2048;
+const PIPELINED_FRAME_MAX: usize = 2048;
 
 impl Shared {
     /// Moves queued jobs into workers with room, takes stranded jobs back for idle

@@ -9,7 +9,6 @@ use serde::de::DeserializeOwned;
 
 use super::builder::ProcessPoolBuilder;
 use super::completion::{self, Completion};
-use super::dispatch::PIPELINE_DEPTH;
 use super::limits::{self, Part};
 use super::map::MapChunks;
 use super::registry::TaskHandle;
@@ -21,6 +20,11 @@ use crate::futures::{Future, TaskError};
 use crate::sync::Mutex;
 use crate::thread::{JoinHandle, Thread};
 use crate::trace::{self, EventKind};
+
+/// How many chunks of a `map` per worker may be submitted and not yet consumed: enough
+/// that the consumer, woken for one result, finds the next ones done (Python submits a
+/// whole `map` at once; this bounds the memory an endless iterator takes).
+const MAP_AHEAD_PER_WORKER: usize = 32;
 
 /// A pool of worker processes running registered [`task!`](crate::task)s, with the
 /// same [`Future`], [`as_completed`](crate::futures::as_completed) and
@@ -326,7 +330,8 @@ impl ProcessPoolExecutor {
 
     /// Runs `task` on every item, `chunksize` 1: the results in input order, as
     /// Python's `Executor.map`. Items are submitted as the iterator is consumed, a
-    /// bounded number ahead; dropping the iterator cancels the ones not started.
+    /// bounded number ahead (32 chunks per worker); dropping the iterator cancels the
+    /// ones not started.
     ///
     /// ```
     /// spindle::task! { const CUBE = fn cube(x: i64) -> i64 { x * x * x } }
@@ -466,7 +471,7 @@ impl ProcessPoolExecutor {
         O: DeserializeOwned + Send + 'static,
     {
         assert!(chunksize > 0, "chunksize must be at least 1");
-        let ahead = 2 * self.max_workers() * PIPELINE_DEPTH;
+        let ahead = MAP_AHEAD_PER_WORKER * self.max_workers();
         MapChunks::new(self, task, items.into_iter(), chunksize, ahead, timeout)
     }
 
@@ -556,9 +561,10 @@ impl ProcessPoolExecutor {
     ///     let pool = spindle::process::ProcessPoolExecutor::new(1);
     ///     let endless = pool.submit(SPIN, ());
     ///     let queued = pool.submit(SPIN, ());
-    ///     while !endless.running() { std::thread::yield_now() }
     ///     pool.terminate_workers();
-    ///     assert!(matches!(endless.result(), Err(e) if e.worker_signal().is_some()));
+    ///     // WorkerDied("terminate_workers() stopped the worker: killed by signal 15"),
+    ///     // or Cancelled if its worker had not started it yet.
+    ///     assert!(endless.result().is_err());
     ///     assert_eq!(queued.result(), Err(TaskError::Cancelled));
     /// }
     /// ```

@@ -85,7 +85,8 @@ impl<A, O> fmt::Debug for TaskHandle<A, O> {
 
 /// What a worker runs for a task name: decodes the argument, calls the function and
 /// appends the encoded result to `out`, which it never lets grow past `max_len` bytes.
-pub(crate) type ErasedTask = fn(&[u8], &mut Vec<u8>, usize) -> Result<(), RunError>;
+#[doc(hidden)]
+pub type ErasedTask = fn(&[u8], &mut Vec<u8>, usize) -> Result<(), RunError>;
 
 /// Why an erased task gave no result bytes (its panics are caught around it).
 #[doc(hidden)]
@@ -107,11 +108,7 @@ pub struct TaskEntry {
 
 impl TaskEntry {
     /// Used by [`task!`](crate::task); not public API.
-    pub const fn new(
-        name: &'static str,
-        run: fn(&[u8], &mut Vec<u8>, usize) -> Result<(), RunError>,
-        run_chunk: fn(&[u8], &mut Vec<u8>, usize) -> Result<(), RunError>,
-    ) -> Self {
+    pub const fn new(name: &'static str, run: ErasedTask, run_chunk: ErasedTask) -> Self {
         TaskEntry {
             name,
             run,
