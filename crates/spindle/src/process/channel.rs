@@ -234,3 +234,54 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A pipe nobody writes to: its read end never becomes readable.
+    fn silent_pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two new descriptors into the array.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both are new descriptors owned by nobody else.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    #[test]
+    fn a_wait_on_a_silent_pipe_ends_when_the_process_exits() {
+        for with_pidfd in [true, false] {
+            let mut child = Command::new("sleep").arg("0.1").spawn().unwrap();
+            let mut watch = ExitWatch::new(child.id());
+            if !with_pidfd {
+                watch.pidfd = None; // as on a kernel without pidfds
+            }
+            let (read, _write) = silent_pipe();
+            assert_eq!(
+                watch.wait(read.as_raw_fd(), libc::POLLIN).unwrap(),
+                Ready::Exited
+            );
+            // Not reaped by the watch: the exit status is still there to take.
+            assert!(child.wait().unwrap().success());
+        }
+    }
+
+    #[test]
+    fn a_write_to_a_socket_with_no_reader_fails() {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two new descriptors into the array.
+        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+        assert_eq!(r, 0);
+        // SAFETY: both are new descriptors owned by nobody else.
+        let (ours, theirs) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(theirs);
+        let watch = std::sync::Arc::new(ExitWatch::new(std::process::id()));
+        let requests = Requests::new(ours, watch).unwrap();
+        let err = requests
+            .send(&[std::sync::Arc::new(vec![1, 2, 3])])
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    }
+}

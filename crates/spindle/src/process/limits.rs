@@ -25,7 +25,6 @@ pub(crate) fn too_large(part: Part, limit: usize) -> TaskError {
 }
 
 /// Refuses `len` encoded bytes of `part` over `limit`.
-#[allow(dead_code)] // spindle::cluster's, which refuses as the pool does
 pub(crate) fn check(part: Part, len: usize, limit: usize) -> Result<(), TaskError> {
     if len > limit {
         Err(too_large(part, limit))

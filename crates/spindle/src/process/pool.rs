@@ -14,7 +14,7 @@ use super::map::MapChunks;
 use super::registry::TaskHandle;
 use super::spawn::{self, SpawnConfig};
 use super::state::{self, Job, Shared, Stop};
-use super::wire::{FrameBuf, Request};
+use super::wire::{self, EncodeError, FrameBuf, Request};
 use super::{supervisor, timer};
 use crate::futures::{Future, TaskError};
 use crate::sync::Mutex;
@@ -253,12 +253,9 @@ impl ProcessPoolExecutor {
     ) -> Future<Vec<u8>> {
         let (future, completion) = completion::pending_encoded(&self.shared.origin);
         self.queue(task, None, timeout, completion, |mut frame, limit| {
-            limits::check(
-                Part::Argument,
-                frame.bytes_mut().len() - 4 + encoded_arg.len(),
-                limit,
-            )
-            .map_err(|_| super::wire::EncodeError::TooLarge)?;
+            // The frame's length as a reader counts it: header and argument.
+            let len = frame.bytes_mut().len() - wire::PREFIX + encoded_arg.len();
+            limits::check(Part::Argument, len, limit).map_err(|_| EncodeError::TooLarge)?;
             frame.bytes_mut().extend_from_slice(encoded_arg);
             Ok(frame)
         });
@@ -273,7 +270,7 @@ impl ProcessPoolExecutor {
         chunk: Option<usize>,
         timeout: Option<Duration>,
         completion: Box<dyn Completion>,
-        body: impl FnOnce(FrameBuf, usize) -> Result<FrameBuf, super::wire::EncodeError>,
+        body: impl FnOnce(FrameBuf, usize) -> Result<FrameBuf, EncodeError>,
     ) {
         // Decided once, here: a task whose submission was heard has its start heard.
         let announce = trace::enabled();
