@@ -67,6 +67,8 @@ spindle::task! {
 
     const ABORTS = fn aborts(_x: ()) { std::process::abort() }
 
+    const FAILS_TO_SET_UP = fn fails_to_set_up(_x: ()) { panic!("no configuration") }
+
     const EXITS_3 = fn exits_3(_x: ()) { std::process::exit(3) }
 
     /// Creates `path`, then spins for ever.
@@ -451,6 +453,27 @@ fn aborting_workers_lose_no_other_task() {
     }
 }
 
+/// A worker whose initializer failed runs no task, not even one already queued in its
+/// pipe: every task fails with `BrokenPool` (Python's `BrokenProcessPool`).
+fn a_worker_whose_initializer_failed_runs_no_task() {
+    let dir = scratch("after-failed-init");
+    std::fs::create_dir_all(&dir).unwrap();
+    for round in 0..10 {
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .initializer(FAILS_TO_SET_UP, ())
+            .build();
+        let path = dir.join(round.to_string());
+        let task = pool.submit(RUNS_ONCE, (path.to_string_lossy().into_owned(), 0));
+        match get(task) {
+            Err(TaskError::BrokenPool(why)) => assert!(why.contains("no configuration"), "{why}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert!(!path.exists(), "round {round}: the task ran");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// How a worker ended can be matched without reading the message.
 fn a_workers_end_is_structured() {
     let pool = ProcessPoolExecutor::new(1);
@@ -591,6 +614,10 @@ const CASES: &[Case] = &[
         aborting_workers_lose_no_other_task,
     ),
     ("a_workers_end_is_structured", a_workers_end_is_structured),
+    (
+        "a_worker_whose_initializer_failed_runs_no_task",
+        a_worker_whose_initializer_failed_runs_no_task,
+    ),
     (
         "kill_workers_stops_everything_now",
         kill_workers_stops_everything_now,

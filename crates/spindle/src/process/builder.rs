@@ -128,6 +128,7 @@ impl ProcessPoolBuilder {
                 task,
                 chunked: false,
                 announce: false,
+                initializer: true,
             });
             frame.bytes_mut().extend_from_slice(&arg);
             Arc::new(

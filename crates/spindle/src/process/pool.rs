@@ -278,6 +278,7 @@ impl ProcessPoolExecutor {
             task,
             chunked: chunk.is_some(),
             announce,
+            initializer: false,
         };
         let limit = self.shared.limits.max_frame;
         let frame = body(FrameBuf::new(&request), limit)

@@ -31,6 +31,9 @@ pub(crate) struct Request<'a> {
     /// learns this way when its worker started it (a task queued behind another in the
     /// pipe starts when the worker gets to it, which only the worker knows).
     pub(crate) announce: bool,
+    /// The pool's initializer: if it fails, the worker replies and exits, starting
+    /// nothing more (the pool is broken).
+    pub(crate) initializer: bool,
 }
 
 /// The header of a frame from a worker; for `Done`, the result bytes follow it.
@@ -302,6 +305,7 @@ mod tests {
                 task: "m::square",
                 chunked: false,
                 announce: true,
+                initializer: false,
             },
             &(7u64, "x".to_owned()),
         );
@@ -337,6 +341,7 @@ mod tests {
             task: "t",
             chunked: false,
             announce: false,
+            initializer: false,
         })
         .push(&vec![0u8; 10], 1024)
         .unwrap()
@@ -369,6 +374,7 @@ mod tests {
                 task: "t",
                 chunked: false,
                 announce: false,
+                initializer: false,
             },
             &1u8,
         );

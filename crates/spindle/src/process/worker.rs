@@ -152,7 +152,8 @@ pub(crate) fn serve() -> i32 {
         if request.announce && replies.write_all(&started).is_err() {
             return 0;
         }
-        out = run(&request, arg, out, max_frame);
+        let returned;
+        (out, returned) = run(&request, arg, out, max_frame);
         if !claims.finish(seq) {
             // The timer killed this task past its deadline: its SIGKILL follows.
             loop {
@@ -163,6 +164,10 @@ pub(crate) fn serve() -> i32 {
         if replies.write_all(&out).is_err() {
             // The pool is gone: nobody wants the result.
             return 0;
+        }
+        if request.initializer && !returned {
+            // The initializer failed: the pool is broken, and this worker runs nothing.
+            return BROKEN_WORKER;
         }
         if out.capacity() > KEEP_BUFFER {
             out = Vec::new();
@@ -212,14 +217,15 @@ impl Read for IncomingRequests {
     }
 }
 
-/// Runs one task and returns the finished reply frame, reusing `out`'s allocation.
-fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> Vec<u8> {
+/// Runs one task and returns the finished reply frame, reusing `out`'s allocation, and
+/// whether the task returned.
+fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> (Vec<u8>, bool) {
     let Some((single, chunk)) = registry::lookup(request.task) else {
         let why = format!(
             "no task named `{}` is registered in this program",
             request.task
         );
-        return failed(&why, max_frame);
+        return (failed(&why, max_frame), false);
     };
     let erased = if request.chunked { chunk } else { single };
     let mut reply = FrameBuf::done(out);
@@ -227,9 +233,9 @@ fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> Vec
     IN_TASK.store(true, Ordering::Relaxed);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| erased(arg, reply.bytes_mut(), max_len)));
     IN_TASK.store(false, Ordering::Relaxed);
-    match outcome {
+    let frame = match outcome {
         Ok(Ok(())) => match reply.finish(max_frame) {
-            Ok(frame) => frame,
+            Ok(frame) => return (frame, true),
             Err(_) => too_large(max_frame),
         },
         Ok(Err(RunError::ResultTooLarge)) => too_large(max_frame),
@@ -246,7 +252,8 @@ fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> Vec
                 )
             })
         }
-    }
+    };
+    (frame, false)
 }
 
 fn too_large(max_frame: usize) -> Vec<u8> {
