@@ -188,7 +188,7 @@ impl Replies {
             pipe: File::from(pipe),
             watch,
             exited: false,
-            spinner: Spinner::new(super::spin::tuning("REPLY_SPIN", REPLY_SPIN)),
+            spinner: Spinner::new(REPLY_SPIN),
         })
     }
 }

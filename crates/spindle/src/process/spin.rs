@@ -12,14 +12,6 @@
 
 use std::time::{Duration, Instant};
 
-// TEMPORARY (tuning): SPIN_<NAME>=microseconds overrides a budget.
-pub(crate) fn tuning(name: &str, default: Duration) -> Duration {
-    std::env::var(format!("SPIN_{name}"))
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(default, Duration::from_micros)
-}
-
 /// A yield that takes longer than this gave the CPU to another program.
 const SLOW_YIELD: Duration = Duration::from_micros(20);
 /// How long a reader stops spinning once it saw the machine busy.

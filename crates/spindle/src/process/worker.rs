@@ -118,7 +118,7 @@ pub(crate) fn serve() -> i32 {
         64 * 1024,
         IncomingRequests {
             socket: requests,
-            spinner: Spinner::new(super::spin::tuning("REQUEST_SPIN", REQUEST_SPIN)),
+            spinner: Spinner::new(REQUEST_SPIN),
         },
     );
     let mut frame = Vec::new();
