@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::state::{self, InFlight, Job, Shared, State, Writes};
+use crate::futures::TaskError;
 
 /// Requests a worker holds at once: the running one and the next.
 const PIPELINE_DEPTH: usize = 2;
@@ -149,10 +150,11 @@ impl Shared {
                 }
                 if sent.is_err() {
                     let taken = live.write_failed();
-                    resend(&mut st, taken);
+                    let cancelled = resend(&mut st, taken);
                     self.close_if_done(&mut st, w.slot);
                     let (more, wake_timer) = self.dispatch(&mut st);
                     drop(st);
+                    cancel_sent(cancelled);
                     if wake_timer {
                         self.state.notify_all();
                     }
@@ -184,10 +186,23 @@ impl Shared {
     }
 }
 
-/// A job that is to run again elsewhere: it was sent to a worker that never started
-/// it.
-pub(crate) fn resend(st: &mut State, jobs: Vec<Job>) {
+/// Puts jobs sent to a worker that never started them back at the head of the queue,
+/// to run elsewhere; unless the pool's workers are being stopped
+/// (`terminate_workers`): then they are returned, to be cancelled.
+#[must_use = "the jobs returned are to be cancelled"]
+pub(crate) fn resend(st: &mut State, jobs: Vec<Job>) -> Vec<Job> {
+    if st.stopping.is_some() {
+        return jobs;
+    }
     for job in jobs.into_iter().rev() {
         st.pending.push_front(job);
+    }
+    Vec::new()
+}
+
+/// Cancels jobs that were sent to a worker and will never run.
+pub(crate) fn cancel_sent(jobs: Vec<Job>) {
+    for job in jobs {
+        job.completion.fail(TaskError::Cancelled);
     }
 }

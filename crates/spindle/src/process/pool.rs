@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::builder::ProcessPoolBuilder;
 use super::completion::{self, Completion};
+use super::dispatch;
 use super::limits::{self, Part};
 use super::map::MapChunks;
 use super::registry::TaskHandle;
@@ -624,11 +625,14 @@ impl ProcessPoolExecutor {
                 job.completion.cancel();
             }
         }
-        for request in never_started {
-            if let state::InFlight::Task { job, .. } = request {
-                job.completion.fail(TaskError::Cancelled);
-            }
-        }
+        dispatch::cancel_sent(
+            (never_started.into_iter())
+                .filter_map(|request| match request {
+                    state::InFlight::Task { job, .. } => Some(job),
+                    state::InFlight::Init { .. } => None,
+                })
+                .collect(),
+        );
         // Closes the pipes of workers with nothing left in flight.
         self.shared.dispatch_and_write();
     }

@@ -375,29 +375,22 @@ fn settle(shared: &Shared, live: Live, end: End, status: &str) {
         stopped,
         ..
     } = live;
-    let stopping = shared.state.lock().stopping.is_some();
     let mut broken = match &end {
         End::InitFailed(why) => Some(why.clone()),
         _ => None,
     };
-    let (mut resend, mut cancelled, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut never_started, mut failed) = (Vec::new(), Vec::new());
     for request in in_flight {
-        let never_started = matches!(claims.phase(request.seq()), Phase::Queued | Phase::Revoked);
+        let unstarted = matches!(claims.phase(request.seq()), Phase::Queued | Phase::Revoked);
         match request {
             InFlight::Init { .. } => {
-                if !never_started && broken.is_none() {
+                if !unstarted && broken.is_none() {
                     broken = Some(format!(
                         "the worker initializer failed: the worker {status}"
                     ));
                 }
             }
-            InFlight::Task { job, .. } if never_started => {
-                if stopping {
-                    cancelled.push(job);
-                } else {
-                    resend.push(job);
-                }
-            }
+            InFlight::Task { job, .. } if unstarted => never_started.push(job),
             InFlight::Task { job, timed_out, .. } => {
                 let error = if timed_out {
                     TaskError::Timeout
@@ -408,19 +401,18 @@ fn settle(shared: &Shared, live: Live, end: End, status: &str) {
             }
         }
     }
-    let jobs = {
+    let (cancelled, jobs) = {
         let mut st = shared.state.lock();
-        dispatch::resend(&mut st, resend);
-        broken
+        let cancelled = dispatch::resend(&mut st, never_started);
+        let jobs = broken
             .as_ref()
-            .map(|why| shared.break_pool(&mut st, why.clone()))
+            .map(|why| shared.break_pool(&mut st, why.clone()));
+        (cancelled, jobs)
     };
     if let (Some(jobs), Some(why)) = (jobs, &broken) {
         state::fail_all(jobs, why);
     }
-    for job in cancelled {
-        job.completion.fail(TaskError::Cancelled);
-    }
+    dispatch::cancel_sent(cancelled);
     for (job, error) in failed {
         job.completion.fail_running(error);
     }
