@@ -1,6 +1,6 @@
 //! The process pool: the round trip of a tiny task, `map` with chunksize 1 and 100, a
 //! burst of 2,000 submits collected after, and the CPU-bound classic (the sum of
-//! 0..1.5·10^8, four times, each addition through `black_box` so that it stays a loop
+//! 0..4·10^8, four times, each addition through `black_box` so that it stays a loop
 //! of additions: over half a second of work) run sequentially, on two plain threads
 //! and on two workers.
 //!
@@ -23,7 +23,7 @@ use spindle::process::ProcessPoolExecutor;
 /// Tasks in each tiny-task case.
 const ITEMS: u64 = 2_000;
 /// The CPU-bound classic: the sum of 0..N, four times.
-const N: u64 = 150_000_000;
+const N: u64 = 400_000_000;
 const REPEATS: usize = 4;
 
 spindle::task! {

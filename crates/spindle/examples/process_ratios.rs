@@ -18,7 +18,7 @@ use spindle::process::ProcessPoolExecutor;
 /// Tasks in each tiny-task case.
 const ITEMS: u64 = 2_000;
 /// The CPU-bound classic: the sum of 0..N, four times (over half a second of work).
-const N: u64 = 150_000_000;
+const N: u64 = 400_000_000;
 const REPEATS: usize = 4;
 /// Rounds of (spindle, CPython); in each, every tiny case runs `TINY_RUNS` times and
 /// the CPU-bound case `CPU_RUNS` times.
