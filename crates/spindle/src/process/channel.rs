@@ -15,8 +15,10 @@
 use std::fs::File;
 use std::io::{self, IoSlice, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::claims::Claims;
 use super::spin::Spinner;
 use super::state::Frame;
 
@@ -113,12 +115,12 @@ impl ExitWatch {
 /// The pool's end of a worker's request socket.
 pub(crate) struct Requests {
     socket: OwnedFd,
-    watch: std::sync::Arc<ExitWatch>,
+    watch: Arc<ExitWatch>,
 }
 
 impl Requests {
     /// `socket` is made non-blocking: a write that must wait waits on the worker too.
-    pub(crate) fn new(socket: OwnedFd, watch: std::sync::Arc<ExitWatch>) -> io::Result<Requests> {
+    pub(crate) fn new(socket: OwnedFd, watch: Arc<ExitWatch>) -> io::Result<Requests> {
         set_nonblocking(socket.as_raw_fd())?;
         Ok(Requests { socket, watch })
     }
@@ -173,53 +175,74 @@ impl Requests {
 }
 
 /// The pool's end of a worker's reply pipe: reads until the pipe ends or the worker
-/// has exited and everything it wrote has been read.
+/// has exited and everything it wrote has been read. A read that finds nothing looks
+/// again for a while before it sleeps, reading the pipe only once the claim page says
+/// the worker is writing a frame the pool has not read.
 pub(crate) struct Replies {
     pipe: File,
-    watch: std::sync::Arc<ExitWatch>,
+    watch: Arc<ExitWatch>,
     exited: bool,
     spinner: Spinner,
+    claims: Arc<Claims>,
+    /// Frames read so far, [`frame_read`](Replies::frame_read) says.
+    frames_read: u64,
 }
 
 impl Replies {
-    pub(crate) fn new(pipe: OwnedFd, watch: std::sync::Arc<ExitWatch>) -> io::Result<Replies> {
+    pub(crate) fn new(
+        pipe: OwnedFd,
+        watch: Arc<ExitWatch>,
+        claims: Arc<Claims>,
+    ) -> io::Result<Replies> {
         set_nonblocking(pipe.as_raw_fd())?;
         Ok(Replies {
             pipe: File::from(pipe),
             watch,
             exited: false,
             spinner: Spinner::new(REPLY_SPIN),
+            claims,
+            frames_read: 0,
         })
+    }
+
+    /// Counts a whole frame read (the caller parses frames).
+    pub(crate) fn frame_read(&mut self) {
+        self.frames_read += 1;
     }
 }
 
 impl Read for Replies {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut wait = None;
+        let mut look = true;
         loop {
-            match self.pipe.read(buf) {
-                Ok(n) => {
-                    if let Some(wait) = &wait {
-                        self.spinner.arrived(wait);
+            if look {
+                match self.pipe.read(buf) {
+                    Ok(n) => {
+                        if let Some(wait) = &wait {
+                            self.spinner.arrived(wait);
+                        }
+                        return Ok(n);
                     }
-                    return Ok(n);
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            if self.exited {
-                // Dead, and all it wrote is read: whoever else holds the pipe (a child
-                // the task forked) is not the worker.
-                return Ok(0);
+                if self.exited {
+                    // Dead, and all it wrote is read: whoever else holds the pipe (a
+                    // child the task forked) is not the worker.
+                    return Ok(0);
+                }
             }
             let spinner = &self.spinner;
             if wait.get_or_insert_with(|| spinner.begin()).again() {
+                look = self.claims.replies_written() > self.frames_read;
                 continue;
             }
             if self.watch.wait(self.pipe.as_raw_fd(), libc::POLLIN)? == Ready::Exited {
                 self.exited = true;
             }
+            look = true;
         }
     }
 }
@@ -277,11 +300,9 @@ mod tests {
         let (ours, theirs) =
             unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         drop(theirs);
-        let watch = std::sync::Arc::new(ExitWatch::new(std::process::id()));
+        let watch = Arc::new(ExitWatch::new(std::process::id()));
         let requests = Requests::new(ours, watch).unwrap();
-        let err = requests
-            .send(&[std::sync::Arc::new(vec![1, 2, 3])])
-            .unwrap_err();
+        let err = requests.send(&[Arc::new(vec![1, 2, 3])]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
 }

@@ -23,7 +23,9 @@
 //!
 //! Beside each word, the worker writes when it started the request
 //! (`CLOCK_MONOTONIC`, the clock `Instant` reads), so a timeout runs from the real
-//! start. The page is a `memfd` shared with the worker as fd 5. A task can scribble on
+//! start. Two counters say what is on its way in each pipe (the last request queued,
+//! the replies written), so that a reader waiting for a frame looks at memory, not
+//! at its pipe, while it spins. The page is a `memfd` shared with the worker as fd 5. A task can scribble on
 //! it (it runs in the worker): the pool then misjudges only that worker's requests,
 //! and never trusts the page for anything but "was it started".
 
@@ -32,6 +34,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
 
 /// Entries in the ring: far more than a worker ever holds (the request it runs, one
 /// queued behind it, and a few taken back and not yet read past).
@@ -67,6 +71,15 @@ fn word(seq: u64, phase: u64) -> u64 {
 }
 
 #[repr(C)]
+struct Page {
+    entries: [Entry; RING as usize],
+    /// The number of the last request the pool queued (written before its frame).
+    requests_queued: CachePadded<AtomicU64>,
+    /// The frames the worker has written or is about to write (counted before each).
+    replies_written: CachePadded<AtomicU64>,
+}
+
+#[repr(C)]
 struct Entry {
     state: AtomicU64,
     /// `CLOCK_MONOTONIC` nanoseconds when the worker started the request; valid once
@@ -74,13 +87,13 @@ struct Entry {
     started_ns: AtomicU64,
 }
 
-const _: () = assert!(RING as usize * std::mem::size_of::<Entry>() <= PAGE);
+const _: () = assert!(std::mem::size_of::<Page>() <= PAGE);
 
 /// A mapping of a worker's claim page, in the pool or in the worker.
 pub(crate) struct Claims {
     /// Invariant: points to a `PAGE`-byte shared mapping, page-aligned, that lives as
     /// long as `self` and is only ever accessed through atomics.
-    page: NonNull<Entry>,
+    page: NonNull<Page>,
 }
 
 // SAFETY: the page is only accessed through atomics, from any thread.
@@ -123,24 +136,35 @@ impl Claims {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let page = NonNull::new(ptr.cast::<Entry>()).expect("mmap never maps page 0");
+        let page = NonNull::new(ptr.cast::<Page>()).expect("mmap never maps page 0");
         Ok(Claims { page })
     }
 
+    fn page(&self) -> &Page {
+        // SAFETY: a `Page` fits in the mapping (checked at compile time), which lives as
+        // long as `self`, is page-aligned, and is zero-initialised (a valid `Page`:
+        // atomics only).
+        unsafe { self.page.as_ref() }
+    }
+
     fn entry(&self, seq: u64) -> &Entry {
-        let index = (seq % RING) as usize;
-        // SAFETY: `index < RING` entries fit in the page (checked at compile time), the
-        // mapping lives as long as `self`, and `Entry` holds only atomics.
-        unsafe { &*self.page.as_ptr().add(index) }
+        &self.page().entries[(seq % RING) as usize]
     }
 
     // ---- the pool's side ----
 
-    /// Marks request `seq` queued, before its frame is written.
+    /// Marks request `seq` queued, before its frame is written. Requests are queued in
+    /// the order of their numbers.
     pub(crate) fn queue(&self, seq: u64) {
         self.entry(seq)
             .state
             .store(word(seq, QUEUED), Ordering::Release);
+        self.page().requests_queued.store(seq, Ordering::Release);
+    }
+
+    /// The frames the worker has written or is about to write.
+    pub(crate) fn replies_written(&self) -> u64 {
+        self.page().replies_written.load(Ordering::Acquire)
     }
 
     /// Takes request `seq` back if the worker has not started it; true if it will not.
@@ -193,6 +217,17 @@ impl Claims {
     }
 
     // ---- the worker's side ----
+
+    /// The number of the last request the pool queued: its frame is in the pipe, or
+    /// about to be.
+    pub(crate) fn requests_queued(&self) -> u64 {
+        self.page().requests_queued.load(Ordering::Acquire)
+    }
+
+    /// Counts a frame the worker is about to write.
+    pub(crate) fn reply_coming(&self) {
+        self.page().replies_written.fetch_add(1, Ordering::Release);
+    }
 
     /// Starts request `seq`: false if the pool took it back (skip it then).
     pub(crate) fn start(&self, seq: u64) -> bool {

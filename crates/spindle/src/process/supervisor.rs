@@ -134,7 +134,8 @@ fn start(shared: &Shared, slot: usize, worker: WorkerProcess) -> Result<Ready, S
         claims,
     } = worker;
     let pid = child.id();
-    let why = match await_ready(shared, slot, pid, requests, replies) {
+    let claims = Arc::new(claims);
+    let why = match await_ready(shared, slot, pid, requests, replies, Arc::clone(&claims)) {
         Ok((requests, replies, frame)) => {
             let st = shared.state.lock();
             if st.stopping.is_none() {
@@ -169,10 +170,11 @@ fn await_ready(
     pid: u32,
     requests: OwnedFd,
     replies: OwnedFd,
+    claims: Arc<Claims>,
 ) -> Result<(Requests, ReplyStream, Vec<u8>), FrameError> {
     let watch = Arc::new(ExitWatch::new(pid));
     let requests = Requests::new(requests, Arc::clone(&watch)).map_err(FrameError::Io)?;
-    let replies = Replies::new(replies, watch).map_err(FrameError::Io)?;
+    let replies = Replies::new(replies, watch, claims).map_err(FrameError::Io)?;
     let mut replies = BufReader::with_capacity(64 * 1024, replies);
     let mut frame = Vec::new();
     {
@@ -184,6 +186,7 @@ fn await_ready(
     }
     let ready =
         wire::read_frame(&mut replies, &mut frame, shared.limits.max_frame).and_then(|()| {
+            replies.get_mut().frame_read();
             match wire::split::<Reply<'_>>(&frame)? {
                 (Reply::Ready, _) => Ok(()),
                 _ => Err(FrameError::Garbage("the first frame is not Ready".into())),
@@ -200,9 +203,9 @@ fn install(
     slot: usize,
     pid: u32,
     requests: Requests,
-    claims: Claims,
+    claims: Arc<Claims>,
 ) {
-    let mut live = Live::new(slot, pid, Arc::new(requests), Arc::new(claims));
+    let mut live = Live::new(slot, pid, Arc::new(requests), claims);
     let mut writes = Writes::one(None);
     if let Some(init) = &shared.init_frame {
         let (seq, writer) = live.enqueue(Arc::clone(init));
@@ -271,7 +274,7 @@ fn read_replies(
     let thread_name = format!("process worker {slot} (pid {pid})");
     loop {
         match wire::read_frame(&mut replies, &mut frame, shared.limits.max_frame) {
-            Ok(()) => {}
+            Ok(()) => replies.get_mut().frame_read(),
             Err(FrameError::Closed | FrameError::Io(_)) => return End::Closed,
             Err(e) => return protocol(e),
         }

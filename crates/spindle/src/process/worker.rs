@@ -108,6 +108,7 @@ pub(crate) fn serve() -> i32 {
     let ready = FrameBuf::new(&Reply::Ready)
         .finish(max_frame)
         .expect("a tiny frame");
+    claims.reply_coming();
     if replies.write_all(&ready).is_err() {
         return 0; // the pool is already gone
     }
@@ -119,6 +120,8 @@ pub(crate) fn serve() -> i32 {
         IncomingRequests {
             socket: requests,
             spinner: Spinner::new(REQUEST_SPIN),
+            claims: &claims,
+            next: 1,
         },
     );
     let mut frame = Vec::new();
@@ -126,6 +129,7 @@ pub(crate) fn serve() -> i32 {
     // Requests are numbered as the pool numbers them: in the order of the pipe.
     let mut seq = 0u64;
     loop {
+        requests.get_mut().next = seq + 1;
         match wire::read_frame(&mut requests, &mut frame, max_frame) {
             Ok(()) => {}
             Err(FrameError::Closed) => return 0,
@@ -149,8 +153,11 @@ pub(crate) fn serve() -> i32 {
             continue; // taken back by the pool: another worker runs it
         }
         // The parent traces this task: tell it when it starts.
-        if request.announce && replies.write_all(&started).is_err() {
-            return 0;
+        if request.announce {
+            claims.reply_coming();
+            if replies.write_all(&started).is_err() {
+                return 0;
+            }
         }
         let returned;
         (out, returned) = run(&request, arg, out, max_frame);
@@ -161,6 +168,7 @@ pub(crate) fn serve() -> i32 {
                 unsafe { libc::pause() };
             }
         }
+        claims.reply_coming();
         if replies.write_all(&out).is_err() {
             // The pool is gone: nobody wants the result.
             return 0;
@@ -175,30 +183,38 @@ pub(crate) fn serve() -> i32 {
     }
 }
 
-/// The worker's end of its request socket (non-blocking): a read looks again for a
-/// while before it sleeps (see [`spin`](super::spin)).
-struct IncomingRequests {
+/// The worker's end of its request socket (non-blocking). A read that finds nothing
+/// looks again for a while before it sleeps (see [`spin`](super::spin)), reading the
+/// socket only once the claim page says the next request is queued.
+struct IncomingRequests<'a> {
     socket: File,
     spinner: Spinner,
+    claims: &'a Claims,
+    /// The number of the next request.
+    next: u64,
 }
 
-impl Read for IncomingRequests {
+impl Read for IncomingRequests<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut wait: Option<Wait> = None;
+        let mut look = true;
         loop {
-            match self.socket.read(buf) {
-                Ok(n) => {
-                    if let Some(wait) = &wait {
-                        self.spinner.arrived(wait);
+            if look {
+                match self.socket.read(buf) {
+                    Ok(n) => {
+                        if let Some(wait) = &wait {
+                            self.spinner.arrived(wait);
+                        }
+                        return Ok(n);
                     }
-                    return Ok(n);
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
             }
             let spinner = &self.spinner;
             if wait.get_or_insert_with(|| spinner.begin()).again() {
+                look = self.claims.requests_queued() >= self.next;
                 continue;
             }
             let mut fd = libc::pollfd {
@@ -213,6 +229,7 @@ impl Read for IncomingRequests {
                     return Err(e);
                 }
             }
+            look = true;
         }
     }
 }
