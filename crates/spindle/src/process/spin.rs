@@ -12,8 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-/// A yield that takes longer than this gave the CPU to another program.
-const SLOW_YIELD: Duration = Duration::from_micros(20);
+/// A yield that takes longer than this gave the CPU to another program for a time
+/// slice (the pool's own threads give it back within tens of microseconds).
+const SLOW_YIELD: Duration = Duration::from_micros(250);
 /// How long a reader stops spinning once it saw the machine busy.
 const BUSY_REST: Duration = Duration::from_millis(20);
 

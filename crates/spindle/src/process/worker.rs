@@ -18,15 +18,14 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::FromRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::channel::set_nonblocking;
 use super::claims::Claims;
 use super::registry::{self, RunError};
-use super::spin::{Spinner, Wait};
+use super::spin::Spinner;
 use super::wire::{self, FrameBuf, FrameError, Reply, Request};
 
 /// Set in a worker's environment: the presence marks a worker.
@@ -87,10 +86,7 @@ pub(crate) fn serve() -> i32 {
             return BROKEN_WORKER;
         }
     }
-    let claims = match Claims::map(CLAIMS_FD).and_then(|c| {
-        set_nonblocking(REQUEST_FD)?;
-        Ok(c)
-    }) {
+    let claims = match Claims::map(CLAIMS_FD) {
         Ok(claims) => claims,
         Err(e) => {
             eprintln!("spindle worker {}: {e}", std::process::id());
@@ -183,9 +179,10 @@ pub(crate) fn serve() -> i32 {
     }
 }
 
-/// The worker's end of its request socket (non-blocking). A read that finds nothing
-/// looks again for a while before it sleeps (see [`spin`](super::spin)), reading the
-/// socket only once the claim page says the next request is queued.
+/// The worker's end of its request socket. A read waits for the claim page to say
+/// that the next request is queued, looking at memory for a while (see
+/// [`spin`](super::spin)), then reads: one system call per request, which sleeps
+/// if the frame is not there yet.
 struct IncomingRequests<'a> {
     socket: File,
     spinner: Spinner,
@@ -196,41 +193,14 @@ struct IncomingRequests<'a> {
 
 impl Read for IncomingRequests<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut wait: Option<Wait> = None;
-        let mut look = true;
-        loop {
-            if look {
-                match self.socket.read(buf) {
-                    Ok(n) => {
-                        if let Some(wait) = &wait {
-                            self.spinner.arrived(wait);
-                        }
-                        return Ok(n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            let spinner = &self.spinner;
-            if wait.get_or_insert_with(|| spinner.begin()).again() {
-                look = self.claims.requests_queued() >= self.next;
-                continue;
-            }
-            let mut fd = libc::pollfd {
-                fd: self.socket.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: poll reads and writes the one pollfd we pass.
-            if unsafe { libc::poll(&mut fd, 1, -1) } == -1 {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
-            look = true;
+        if self.claims.requests_queued() >= self.next {
+            return self.socket.read(buf);
         }
+        let mut wait = self.spinner.begin();
+        while self.claims.requests_queued() < self.next && wait.again() {}
+        let read = self.socket.read(buf);
+        self.spinner.arrived(&wait);
+        read
     }
 }
 
