@@ -1,36 +1,141 @@
-//! The process pool's numbers on a shared machine: the same work as
-//! `benches/process.rs`, each case the best of several interleaved runs (the minimum
-//! resists the noise of other processes better than a mean), printed as the table that
-//! `benches/python/process_bench.py` prints for CPython.
+//! The process pool side by side with CPython's `ProcessPoolExecutor(2)`, in one run,
+//! printed as ratios: the cases of `benches/process.rs`, each the best of several
+//! runs, alternating between spindle and `benches/python/process_bench.py` so that
+//! both see the same machine (the minimum resists the noise of other processes
+//! better than a mean). The machine's load is printed with the figures.
 //!
 //! ```text
 //! cargo run --release -p spindle --example process_ratios
-//! python3 crates/spindle/benches/python/process_bench.py
 //! ```
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use spindle::process::ProcessPoolExecutor;
 
-const MAP_ITEMS: u64 = 2_000;
-const ROUND_TRIPS: u64 = 2_000;
-const N: u64 = 10_000_000;
+/// Tasks in each tiny-task case.
+const ITEMS: u64 = 2_000;
+/// The CPU-bound classic: the sum of 0..N, four times (over half a second of work).
+const N: u64 = 400_000_000;
 const REPEATS: usize = 4;
-const RUNS: usize = 7;
+/// Rounds of (spindle, CPython); in each, every tiny case runs `TINY_RUNS` times and
+/// the CPU-bound case `CPU_RUNS` times.
+const ROUNDS: usize = 2;
+const TINY_RUNS: usize = 5;
+const CPU_RUNS: usize = 2;
 
 spindle::task! {
     const ADD_ONE = fn add_one(x: u64) -> u64 { x + 1 }
 
+    /// Each addition goes through `black_box`, so the loop stays a loop of additions,
+    /// as CPython's is (no closed form, no vector instructions).
     const SUM_BELOW = fn sum_below(n: u64) -> u64 {
-        (0..n).fold(0u64, |acc, i| acc.wrapping_add(black_box(i)))
+        (0..n).fold(0u64, |acc, i| black_box(acc.wrapping_add(i)))
     }
 }
 
-fn timed(f: impl FnOnce()) -> Duration {
+/// Each case's best time, in seconds, by name (the Python script's names).
+type Best = BTreeMap<String, f64>;
+
+fn keep(best: &mut Best, name: &str, seconds: f64) {
+    let entry = best.entry(name.to_owned()).or_insert(f64::INFINITY);
+    *entry = entry.min(seconds);
+}
+
+fn timed(f: impl FnOnce()) -> f64 {
     let start = Instant::now();
     f();
-    start.elapsed()
+    start.elapsed().as_secs_f64()
+}
+
+fn measure_spindle(pool: &ProcessPoolExecutor, best: &mut Best) {
+    let expected = ITEMS * (ITEMS + 1) / 2;
+    for _ in 0..TINY_RUNS {
+        let round_trip = timed(|| {
+            let mut x = 0;
+            for _ in 0..ITEMS {
+                x = pool.submit(ADD_ONE, x).result().unwrap();
+            }
+            assert_eq!(x, ITEMS);
+        });
+        keep(best, "round_trip", round_trip);
+        let map_1 = timed(|| {
+            let total: u64 = pool.map(ADD_ONE, 0..ITEMS).map(Result::unwrap).sum();
+            assert_eq!(total, expected);
+        });
+        keep(best, "map_1", map_1);
+        let burst = timed(|| {
+            let futures: Vec<_> = (0..ITEMS).map(|x| pool.submit(ADD_ONE, x)).collect();
+            let total: u64 = futures.into_iter().map(|f| f.result().unwrap()).sum();
+            assert_eq!(total, expected);
+        });
+        keep(best, "burst", burst);
+        let map_100 = timed(|| {
+            let total: u64 = (pool.map_chunked(ADD_ONE, 0..ITEMS, 100))
+                .map(Result::unwrap)
+                .sum();
+            assert_eq!(total, expected);
+        });
+        keep(best, "map_100", map_100);
+    }
+    for _ in 0..CPU_RUNS {
+        let sequential = timed(|| {
+            black_box((0..REPEATS).map(|_| sum_below(black_box(N))).sum::<u64>());
+        });
+        keep(best, "cpu_sequential", sequential);
+        let workers = timed(|| {
+            let sums = pool.map(SUM_BELOW, vec![N; REPEATS]).map(Result::unwrap);
+            black_box(sums.sum::<u64>());
+        });
+        keep(best, "cpu_2_workers", workers);
+        // The same split over two plain threads: what the machine allows right now.
+        let threads = timed(|| {
+            let halves: Vec<_> = (0..2)
+                .map(|_| {
+                    spindle::thread::spawn(|| {
+                        (0..REPEATS / 2)
+                            .map(|_| sum_below(black_box(N)))
+                            .sum::<u64>()
+                    })
+                })
+                .collect();
+            black_box(halves.into_iter().map(|h| h.join().unwrap()).sum::<u64>());
+        });
+        keep(best, "cpu_2_threads", threads);
+    }
+}
+
+/// Runs the CPython script once; its best times, or why there are none.
+fn measure_cpython(best: &mut Best) -> Result<(), String> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/python/process_bench.py"
+    );
+    let out = Command::new("python3")
+        .args([script, "--json"])
+        .output()
+        .map_err(|e| format!("cannot run python3 {script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "python3 {script} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let figures: BTreeMap<String, f64> = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("python3 {script} printed no figures: {e}"))?;
+    for (name, seconds) in figures {
+        keep(best, &name, seconds);
+    }
+    Ok(())
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn main() {
@@ -39,74 +144,54 @@ fn main() {
     // Start both workers before timing anything.
     pool.map(ADD_ONE, 0..4).for_each(|r| assert!(r.is_ok()));
 
-    let mut best = [Duration::MAX; 6];
-    for _ in 0..RUNS {
-        let runs = [
-            timed(|| {
-                let mut x = 0;
-                for _ in 0..ROUND_TRIPS {
-                    x = pool.submit(ADD_ONE, x).result().unwrap();
-                }
-                assert_eq!(x, ROUND_TRIPS);
-            }),
-            timed(|| map(&pool, 1)),
-            timed(|| map(&pool, 100)),
-            timed(|| {
-                let total: u64 = (0..REPEATS).map(|_| SUM_BELOW.call(black_box(N))).sum();
-                black_box(total);
-            }),
-            timed(|| {
-                let sums = pool.map(SUM_BELOW, vec![N; REPEATS]).map(Result::unwrap);
-                black_box(sums.sum::<u64>());
-            }),
-            timed(|| {
-                let halves: Vec<_> = (0..2)
-                    .map(|_| {
-                        spindle::thread::spawn(|| {
-                            (0..REPEATS / 2)
-                                .map(|_| SUM_BELOW.call(black_box(N)))
-                                .sum::<u64>()
-                        })
-                    })
-                    .collect();
-                black_box(halves.into_iter().map(|h| h.join().unwrap()).sum::<u64>());
-            }),
-        ];
-        for (b, r) in best.iter_mut().zip(runs) {
-            *b = (*b).min(r);
+    let load_before = load();
+    let (mut spindle, mut cpython) = (Best::new(), Best::new());
+    let mut cpython_missing = None;
+    for _ in 0..ROUNDS {
+        measure_spindle(&pool, &mut spindle);
+        if let Err(why) = measure_cpython(&mut cpython) {
+            cpython_missing = Some(why);
         }
     }
-    let per_sec = |items: u64, d: Duration| items as f64 / d.as_secs_f64();
-    println!(
-        "round_trip_tiny      {:>12.0} tasks/s",
-        per_sec(ROUND_TRIPS, best[0])
-    );
-    println!(
-        "map chunksize 1      {:>12.0} tasks/s",
-        per_sec(MAP_ITEMS, best[1])
-    );
-    println!(
-        "map chunksize 100    {:>12.0} tasks/s",
-        per_sec(MAP_ITEMS, best[2])
-    );
-    let ratio = |d: Duration| d.as_secs_f64() / best[3].as_secs_f64();
-    println!("cpu_bound sequential {:>12.3} s", best[3].as_secs_f64());
-    println!(
-        "cpu_bound 2 workers  {:>12.3} s  (ratio {:.2})",
-        best[4].as_secs_f64(),
-        ratio(best[4])
-    );
-    println!(
-        "cpu_bound 2 threads  {:>12.3} s  (ratio {:.2})",
-        best[5].as_secs_f64(),
-        ratio(best[5])
-    );
-}
+    let load_after = load();
 
-fn map(pool: &ProcessPoolExecutor, chunksize: usize) {
-    let total: u64 = pool
-        .map_chunked(ADD_ONE, 0..MAP_ITEMS, chunksize)
-        .map(Result::unwrap)
-        .sum();
-    assert_eq!(total, MAP_ITEMS * (MAP_ITEMS + 1) / 2);
+    println!("process pool vs CPython ProcessPoolExecutor(2), best of {ROUNDS}x{TINY_RUNS} runs");
+    println!("load average (1, 5, 15 min): {load_before} before, {load_after} after\n");
+    println!(
+        "{:<34} {:>12} {:>12} {:>8}   goal",
+        "case", "spindle", "CPython", "ratio"
+    );
+    let rate = |best: &Best, name: &str| best.get(name).map(|s| ITEMS as f64 / s);
+    for (name, label, goal) in [
+        ("round_trip", "round trip (submit, result)", "≥ 10×"),
+        ("map_1", "map, chunksize 1", "≥ 20×"),
+        ("burst", "2,000 submits, then each result", "≥ 20×"),
+        ("map_100", "map, chunksize 100", ""),
+    ] {
+        let ours = rate(&spindle, name).expect("measured");
+        let theirs = rate(&cpython, name);
+        println!(
+            "{label:<34} {:>10.0}/s {:>10}/s {:>8}   {goal}",
+            ours,
+            theirs.map_or("-".into(), |t| format!("{t:.0}")),
+            theirs.map_or("-".into(), |t| format!("{:.1}×", ours / t)),
+        );
+    }
+    let part = |best: &Best, name: &str| {
+        Some(best.get(name)? / best.get("cpu_sequential")?).map(|r| format!("{r:.2}"))
+    };
+    println!(
+        "\nCPU-bound, 2 workers vs sequential (time): spindle {} ({:.3} s vs {:.3} s), CPython {}   goal ≤ 0.55",
+        part(&spindle, "cpu_2_workers").expect("measured"),
+        spindle["cpu_2_workers"],
+        spindle["cpu_sequential"],
+        part(&cpython, "cpu_2_workers").unwrap_or_else(|| "-".into()),
+    );
+    println!(
+        "CPU-bound, 2 plain threads vs sequential: {} (what the machine allowed)",
+        part(&spindle, "cpu_2_threads").expect("measured"),
+    );
+    if let Some(why) = cpython_missing {
+        println!("\nCPython: {why}");
+    }
 }

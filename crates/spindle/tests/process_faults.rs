@@ -376,21 +376,21 @@ fn frames_over_the_limit_are_refused() {
         .max_frame_size(4096)
         .build();
     // An argument too large fails at once, without reaching a worker.
-    match get(pool.submit(SUM_BYTES, vec![1u8; 10_000])) {
-        Err(TaskError::WorkerDied(why)) => {
-            assert!(why.contains("over the limit of 4096 bytes"), "{why}")
-        }
-        other => panic!("{other:?}"),
-    }
+    let too_large = get(pool.submit(SUM_BYTES, vec![1u8; 10_000]));
+    assert_eq!(too_large, Err(TaskError::ArgumentTooLarge { limit: 4096 }));
+    assert!((too_large.unwrap_err().to_string()).contains("over the frame limit of 4096 bytes"));
     // A result too large fails its task; the worker lives on.
     let before = get(pool.submit(PID, ())).unwrap();
-    match get(pool.submit(BIG_RESULT, 10_000)) {
-        Err(e) => assert!(
-            e.to_string().contains("over the limit of 4096 bytes"),
-            "{e}"
-        ),
-        Ok(_) => panic!("a 10 kB result passed a 4 kB limit"),
-    }
+    assert_eq!(
+        get(pool.submit(BIG_RESULT, 10_000)),
+        Err(TaskError::ResultTooLarge { limit: 4096 })
+    );
+    // Also for a chunk whose results, together, are too large.
+    let chunk: Vec<_> = pool.map_chunked(BIG_RESULT, [3_000, 3_000], 2).collect();
+    assert_eq!(
+        chunk,
+        vec![Err(TaskError::ResultTooLarge { limit: 4096 }); 2]
+    );
     assert_eq!(get(pool.submit(BIG_RESULT, 100)).unwrap().len(), 100);
     assert_eq!(get(pool.submit(PID, ())), Ok(before));
 }

@@ -1,19 +1,32 @@
-"""CPython's ProcessPoolExecutor on the work of crates/spindle/benches/process.rs.
+"""CPython's ProcessPoolExecutor(2) on the work of crates/spindle/benches/process.rs.
 
-    python3 crates/spindle/benches/python/process_bench.py
+    python3 crates/spindle/benches/python/process_bench.py          # a table
+    python3 crates/spindle/benches/python/process_bench.py --json   # for process_ratios
 
-Prints, for each case, the best of several interleaved runs: tasks per second for the
-tiny-task cases, seconds for the CPU-bound classic (the sum of 0..10**7, four times,
-sequential and on 2 workers). examples/process_ratios.rs prints the same table for
-spindle.
+`cargo run --release -p spindle --example process_ratios` runs this script between
+its own runs of the same cases and prints the ratios side by side; the criterion
+bench (`cargo bench -p spindle --bench process`) runs it after its own measurements.
+
+Each case is the best of several runs (the minimum resists the noise of other
+processes better than a mean):
+- round_trip: one tiny task at a time, submit then result, tasks per second;
+- map_1: map over 2,000 items with chunksize 1, tasks per second;
+- burst: 2,000 submits at once, then each result collected, tasks per second;
+- map_100: map over 2,000 items with chunksize 100, tasks per second;
+- cpu_sequential and cpu_2_workers: the CPU-bound classic (the sum of 0..10**7, four
+  times; over a second of work in CPython) in this process, then on 2 workers, seconds.
 """
 
+import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-MAP_ITEMS = 2_000
+ITEMS = 2_000
 N = 10_000_000
 REPEATS = 4
+TINY_RUNS = 5
+CPU_RUNS = 2
 
 
 def add_one(x):
@@ -33,41 +46,54 @@ def timed(fn):
     return time.perf_counter() - start
 
 
-def round_trips(pool, count):
+def round_trips(pool):
     x = 0
-    for _ in range(count):
+    for _ in range(ITEMS):
         x = pool.submit(add_one, x).result()
-    assert x == count
+    assert x == ITEMS
 
 
 def mapped(pool, chunksize):
-    total = sum(pool.map(add_one, range(MAP_ITEMS), chunksize=chunksize))
-    assert total == MAP_ITEMS * (MAP_ITEMS + 1) // 2
+    total = sum(pool.map(add_one, range(ITEMS), chunksize=chunksize))
+    assert total == ITEMS * (ITEMS + 1) // 2
+
+
+def burst(pool):
+    futures = [pool.submit(add_one, x) for x in range(ITEMS)]
+    total = sum(f.result() for f in futures)
+    assert total == ITEMS * (ITEMS + 1) // 2
+
+
+def measure():
+    """Each case's best time, in seconds."""
+    best = {}
+
+    def keep(name, seconds):
+        best[name] = min(best.get(name, float("inf")), seconds)
+
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        mapped(pool, 1)  # start the workers before timing
+        for _ in range(TINY_RUNS):
+            keep("round_trip", timed(lambda: round_trips(pool)))
+            keep("map_1", timed(lambda: mapped(pool, 1)))
+            keep("burst", timed(lambda: burst(pool)))
+            keep("map_100", timed(lambda: mapped(pool, 100)))
+        for _ in range(CPU_RUNS):
+            keep("cpu_sequential", timed(lambda: [sum_below(N) for _ in range(REPEATS)]))
+            keep("cpu_2_workers", timed(lambda: list(pool.map(sum_below, [N] * REPEATS))))
+    return best
 
 
 def main():
-    """Each case is the best of several interleaved runs, as examples/process_ratios.rs."""
-    count = 2_000
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        mapped(pool, 1)  # start the workers before timing
-        best = [float("inf")] * 3
-        for _ in range(7):
-            runs = (
-                timed(lambda: round_trips(pool, count)),
-                timed(lambda: mapped(pool, 1)),
-                timed(lambda: mapped(pool, 100)),
-            )
-            best = [min(b, r) for b, r in zip(best, runs)]
-        print(f"round_trip_tiny      {count / best[0]:12.0f} tasks/s")
-        print(f"map chunksize 1      {MAP_ITEMS / best[1]:12.0f} tasks/s")
-        print(f"map chunksize 100    {MAP_ITEMS / best[2]:12.0f} tasks/s")
-
-        sequential = parallel = float("inf")
-        for _ in range(3):
-            sequential = min(sequential, timed(lambda: [sum_below(N) for _ in range(REPEATS)]))
-            parallel = min(parallel, timed(lambda: list(pool.map(sum_below, [N] * REPEATS))))
-    print(f"cpu_bound sequential {sequential:12.3f} s")
-    print(f"cpu_bound 2 workers  {parallel:12.3f} s  (ratio {parallel / sequential:.2f})")
+    best = measure()
+    if "--json" in sys.argv:
+        print(json.dumps(best))
+        return
+    for name in ("round_trip", "map_1", "burst", "map_100"):
+        print(f"{name:<16} {ITEMS / best[name]:12.0f} tasks/s")
+    sequential, parallel = best["cpu_sequential"], best["cpu_2_workers"]
+    print(f"cpu_sequential   {sequential:12.3f} s")
+    print(f"cpu_2_workers    {parallel:12.3f} s  ({parallel / sequential:.2f} of sequential)")
 
 
 if __name__ == "__main__":

@@ -69,12 +69,9 @@ pub(crate) fn task_signatures() -> Vec<String> {
 }
 
 /// The error for an argument over the frame limit, refused before it is sent: the
-/// process pool's. (The process pool is getting a variant of its own for this; switch
-/// to it here.)
-pub(crate) fn argument_refused(len: usize, limit: usize) -> TaskError {
-    TaskError::WorkerDied(format!(
-        "the argument cannot be sent: frame of {len} bytes refused: over the limit of {limit} bytes"
-    ))
+/// process pool's own.
+pub(crate) fn argument_refused(_len: usize, limit: usize) -> TaskError {
+    TaskError::ArgumentTooLarge { limit }
 }
 
 /// How a task's failure travels in a result entry: a kind, a text and the panicking
@@ -95,6 +92,12 @@ pub(crate) fn encode_error(error: &TaskError) -> (&'static str, String, String) 
             "the worker's local pool cancelled the task (it was shutting down)".to_owned(),
             String::new(),
         ),
+        TaskError::ArgumentTooLarge { limit } => {
+            ("argument-too-large", limit.to_string(), String::new())
+        }
+        TaskError::ResultTooLarge { limit } => {
+            ("result-too-large", limit.to_string(), String::new())
+        }
     }
 }
 
@@ -106,6 +109,12 @@ pub(crate) fn decode_error(kind: &str, text: String, thread: String) -> Option<T
         "timeout" => TaskError::Timeout,
         "died" => TaskError::WorkerDied(text),
         "broken" => TaskError::BrokenPool(text),
+        "argument-too-large" => TaskError::ArgumentTooLarge {
+            limit: text.parse().ok()?,
+        },
+        "result-too-large" => TaskError::ResultTooLarge {
+            limit: text.parse().ok()?,
+        },
         _ => return None,
     })
 }
@@ -178,6 +187,8 @@ mod tests {
             TaskError::Timeout,
             TaskError::WorkerDied("killed by signal 9".into()),
             TaskError::BrokenPool("initializer".into()),
+            TaskError::ArgumentTooLarge { limit: 1024 },
+            TaskError::ResultTooLarge { limit: 64 << 20 },
         ] {
             let (kind, text, thread) = encode_error(&error);
             assert_eq!(decode_error(kind, text, thread), Some(error));

@@ -41,6 +41,18 @@ pub enum TaskError {
     /// The pool cannot run tasks any more (Python's `BrokenThreadPool`): its initializer
     /// panicked, or no worker thread could be started. The text says which.
     BrokenPool(String),
+    /// A process pool task's argument, encoded, is over the pool's frame limit
+    /// (`max_frame_size`): refused before it was sent; no worker ran it.
+    ArgumentTooLarge {
+        /// The frame limit, in bytes.
+        limit: usize,
+    },
+    /// A process pool task's result, encoded, is over the pool's frame limit: the
+    /// worker refused to send it, and lives on.
+    ResultTooLarge {
+        /// The frame limit, in bytes.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for TaskError {
@@ -51,6 +63,60 @@ impl fmt::Display for TaskError {
             TaskError::Timeout => f.write_str("the task timed out"),
             TaskError::WorkerDied(why) => write!(f, "the task's worker died: {why}"),
             TaskError::BrokenPool(why) => write!(f, "the pool is broken: {why}"),
+            TaskError::ArgumentTooLarge { limit } => write!(
+                f,
+                "the task's argument is over the frame limit of {limit} bytes"
+            ),
+            TaskError::ResultTooLarge { limit } => write!(
+                f,
+                "the task's result is over the frame limit of {limit} bytes"
+            ),
+        }
+    }
+}
+
+impl TaskError {
+    /// For [`WorkerDied`](TaskError::WorkerDied): the signal that ended the worker
+    /// process, if a signal did. A process pool ends each `WorkerDied` message with how
+    /// the worker ended ("killed by signal 9", "exited with status 3"); this reads it.
+    ///
+    /// ```
+    /// use spindle::futures::TaskError;
+    ///
+    /// let e = TaskError::WorkerDied("killed by signal 6".into());
+    /// assert_eq!((e.worker_signal(), e.worker_exit_status()), (Some(6), None));
+    /// let e = TaskError::WorkerDied("garbage frame: bad header; the worker was stopped: killed by signal 9".into());
+    /// assert_eq!(e.worker_signal(), Some(9));
+    /// assert_eq!(TaskError::Timeout.worker_signal(), None);
+    /// ```
+    pub fn worker_signal(&self) -> Option<i32> {
+        self.worker_end("killed by signal ")
+    }
+
+    /// For [`WorkerDied`](TaskError::WorkerDied): the worker process's exit status, if
+    /// it exited rather than being killed by a signal.
+    ///
+    /// ```
+    /// use spindle::futures::TaskError;
+    ///
+    /// let e = TaskError::WorkerDied("exited with status 3".into());
+    /// assert_eq!((e.worker_exit_status(), e.worker_signal()), (Some(3), None));
+    /// ```
+    pub fn worker_exit_status(&self) -> Option<i32> {
+        self.worker_end("exited with status ")
+    }
+
+    /// The number after `phrase` at the end of a `WorkerDied` message.
+    fn worker_end(&self, phrase: &str) -> Option<i32> {
+        let TaskError::WorkerDied(why) = self else {
+            return None;
+        };
+        let digits = why.len() - why.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (before, number) = why.split_at(why.len() - digits);
+        if before.ends_with(phrase) {
+            number.parse().ok()
+        } else {
+            None
         }
     }
 }

@@ -31,32 +31,44 @@ pub(crate) trait Completion: Send {
 }
 
 /// A pending future of the pool described by `origin`, and the completion that
-/// resolves it.
+/// resolves it with the result decoded.
 pub(crate) fn pending<O>(origin: &Arc<str>) -> (Future<O>, Box<dyn Completion>)
 where
     O: DeserializeOwned + Send + 'static,
 {
-    let task = next_task_id();
-    let (future, promise) = Future::pending(TaskInfo::new(task, Arc::clone(origin)));
-    (future, Box::new(Typed { task, promise }))
+    with_decoder(origin, |bytes| {
+        postcard::from_bytes::<O>(bytes).map_err(|e| e.to_string())
+    })
 }
 
-/// A future that has already failed: the task could not even be queued.
-pub(crate) fn failed<O>(origin: &Arc<str>, error: TaskError) -> Future<O>
-where
-    O: DeserializeOwned + Send + 'static,
-{
-    let (future, completion) = pending::<O>(origin);
-    completion.fail(error);
-    future
+/// As [`pending`], for a future of the result's encoded bytes, as the worker sent them.
+pub(crate) fn pending_encoded(origin: &Arc<str>) -> (Future<Vec<u8>>, Box<dyn Completion>) {
+    with_decoder(origin, |bytes| Ok(bytes.to_vec()))
+}
+
+fn with_decoder<O: Send + 'static>(
+    origin: &Arc<str>,
+    decode: fn(&[u8]) -> Result<O, String>,
+) -> (Future<O>, Box<dyn Completion>) {
+    let task = next_task_id();
+    let (future, promise) = Future::pending(TaskInfo::new(task, Arc::clone(origin)));
+    (
+        future,
+        Box::new(Typed {
+            task,
+            promise,
+            decode,
+        }),
+    )
 }
 
 struct Typed<O> {
     task: u64,
     promise: Promise<O>,
+    decode: fn(&[u8]) -> Result<O, String>,
 }
 
-impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
+impl<O: Send + 'static> Completion for Typed<O> {
     fn task(&self) -> u64 {
         self.task
     }
@@ -78,7 +90,7 @@ impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
     }
 
     fn deliver(self: Box<Self>, result: &[u8]) -> Result<(), String> {
-        match postcard::from_bytes::<O>(result) {
+        match (self.decode)(result) {
             Ok(value) => {
                 self.complete(Ok(value));
                 Ok(())
@@ -108,8 +120,8 @@ impl<O> Typed<O> {
     }
 }
 
-/// The error for a task the worker could not run (its `Reply::Failed`): the result
-/// over the frame limit, in practice.
+/// The error for a task the worker could not run (its `Reply::Failed`): an unknown
+/// task, an argument that does not decode, a result that does not encode.
 pub(crate) fn worker_refused(message: &str) -> TaskError {
     TaskError::WorkerDied(format!("the worker could not run the task: {message}"))
 }

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,6 +24,8 @@ pub(crate) struct MapChunks<'a, A, O, I> {
     chunksize: usize,
     /// How many chunks may be submitted and not yet consumed.
     ahead: usize,
+    /// Each chunk's timeout.
+    timeout: Option<Duration>,
     /// Submitted chunks, oldest first, each with its item count.
     chunks: VecDeque<(Future<ChunkResult<O>>, usize)>,
     /// The results of the chunk being consumed.
@@ -42,6 +45,7 @@ where
         items: I,
         chunksize: usize,
         ahead: usize,
+        timeout: Option<Duration>,
     ) -> Self {
         let mut map = MapChunks {
             pool,
@@ -49,6 +53,7 @@ where
             items,
             chunksize,
             ahead: ahead.max(1),
+            timeout,
             chunks: VecDeque::new(),
             current: Vec::new().into_iter(),
             _items: PhantomData,
@@ -64,10 +69,12 @@ where
             if chunk.is_empty() {
                 return;
             }
-            let timeout = self.pool.default_timeout();
-            let future =
-                self.pool
-                    .submit_raw(self.task.name(), &chunk[..], Some(chunk.len()), timeout);
+            let future = self.pool.submit_raw(
+                self.task.name(),
+                &chunk[..],
+                Some(chunk.len()),
+                self.timeout,
+            );
             self.chunks.push_back((future, chunk.len()));
         }
     }

@@ -20,11 +20,11 @@
 //! A task is a plain function registered with [`task!`](crate::task): one argument and
 //! a result, both serde types. Beside the function, the macro defines a typed
 //! [`TaskHandle`] const, and that handle is what a pool takes: submitting a task that
-//! does not exist, or an argument of the wrong type, does not compile. Arguments and results travel as postcard bytes in
-//! length-prefixed frames over two pipes per worker (fd 3 and 4 in the worker), so a
-//! task's own `println!` goes to the program's stdout and cannot corrupt them (a
-//! worker's stdin is `/dev/null`). A worker takes a task only once it is up, and holds
-//! at most the task it runs and the next.
+//! does not exist, or an argument of the wrong type, does not compile. Arguments and
+//! results travel as postcard bytes in length-prefixed frames over a socket and a pipe
+//! per worker (fd 3 and 4 in the worker), so a task's own `println!` goes to the
+//! program's stdout and cannot corrupt them (a worker's stdin is `/dev/null`). A worker
+//! takes a task only once it is up.
 //!
 //! ```
 //! use spindle::futures::{as_completed, TaskError};
@@ -57,6 +57,18 @@
 //! }
 //! ```
 //!
+//! # Scheduling
+//!
+//! Any idle worker takes the next task, as from Python's one shared queue: no task
+//! waits while a worker is idle. So that tiny tasks run at the speed of the pipe, a
+//! small task may also be queued in a busy worker's pipe, behind the task it runs; if
+//! another worker becomes idle first, it takes that task back before the busy worker
+//! starts it. Pool and worker agree on this without a message, on a page of memory
+//! they share (see `claims.rs`): a task is either started by the worker it was sent to
+//! or taken back, never both, so it never runs twice. Between tasks, the readers of
+//! the pipes look again for a few microseconds before they sleep (less when the
+//! machine is busy), so that a round trip rarely pays for waking a sleeping core.
+//!
 //! # Faults, each contained
 //!
 //! | what happens in the worker          | the task gets                           | the worker        |
@@ -64,14 +76,26 @@
 //! | the task panics                     | `Err(TaskError::Panicked(..))`          | lives on          |
 //! | abort, segfault, `exit(3)`, SIGKILL, OOM | `Err(WorkerDied("killed by signal 9"))`, `("exited with status 3")` | replaced |
 //! | the task runs past its timeout      | `Err(TaskError::Timeout)`               | killed, replaced  |
+//! | its result encodes past the frame limit | `Err(TaskError::ResultTooLarge { .. })` | lives on      |
 //! | a garbage, truncated or oversized frame | `Err(WorkerDied("garbage frame: ..."))` | killed, replaced |
+//! | the task forks a child, then the worker dies | as for the worker's death, at once | replaced       |
+//! | the task closes the worker's pipes  | its own result                          | replaced          |
+//! | killed while it starts              | (no task yet)                           | replaced, 5 times in a row at most |
 //! | the initializer fails               | every task: `Err(TaskError::BrokenPool(..))` | pool broken  |
 //!
-//! Tasks queued behind the one that failed are re-sent to the next worker. When the
-//! parent dies, its workers die too: each gets SIGKILL from the kernel
-//! (`PR_SET_PDEATHSIG`), and an idle one also sees its request pipe end. After
+//! Only the task a worker was running fails with it: the tasks queued behind it, which
+//! it never started, run on another worker; a task that finished just as its timeout
+//! fired either gives its result or times out, and the task behind it runs either way.
+//! [`TaskError::worker_signal`](crate::futures::TaskError::worker_signal) and
+//! [`worker_exit_status`](crate::futures::TaskError::worker_exit_status) say how a
+//! worker ended without parsing the message. A worker's death is learned from the
+//! process itself (a pidfd), not only from its pipe, which a child the task forked may
+//! hold open. A worker that dies while the pool writes to it never raises SIGPIPE in
+//! the program. When the parent dies, its workers die too: each gets SIGKILL from the
+//! kernel (`PR_SET_PDEATHSIG`), and an idle one also sees its request pipe end. After
 //! [`shutdown`](ProcessPoolExecutor::shutdown) with `wait` (or a drop), every worker
-//! has exited and been reaped: no zombie, no orphan.
+//! has exited and been reaped: no zombie, no orphan;
+//! [`kill_workers`](ProcessPoolExecutor::kill_workers) stops them all at once.
 //!
 //! # Tracing
 //!
@@ -95,19 +119,29 @@
 //! worker costs tens of microseconds; send work in pieces worth more than that, or use
 //! [`map_chunked`](ProcessPoolExecutor::map_chunked).
 
+mod builder;
+mod channel;
+mod claims;
 mod completion;
+mod dispatch;
+mod limits;
 mod map;
 mod pool;
 mod registry;
 mod spawn;
+mod spin;
 mod state;
 mod supervisor;
 mod timer;
 mod wire;
 mod worker;
 
-pub use pool::{ProcessPoolBuilder, ProcessPoolExecutor};
+pub use builder::ProcessPoolBuilder;
+pub use pool::ProcessPoolExecutor;
 pub use registry::TaskHandle;
+
+#[allow(unused_imports)] // spindle::cluster's: it refuses oversized frames as the pool does
+pub(crate) use limits::{Part as FramePart, check as check_frame, encode as encode_within_frame};
 
 /// Turns this process into a pool worker if it was started as one, and never returns
 /// then; in any other process it returns at once. Call it first thing in `main` (see
@@ -126,7 +160,7 @@ pub fn init() {
 /// What [`task!`](crate::task) expands to; not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::registry::{TaskEntry, run_chunk_erased, run_erased};
+    pub use super::registry::{RunError, TaskEntry, run_chunk_erased, run_erased};
     pub use inventory;
     pub use std::string::String;
     pub use std::vec::Vec;

@@ -1,5 +1,5 @@
 // Layer 10 (process): worker processes, over the futures layer.
-//! `ProcessPoolExecutor`: the public face of the pool, and its builder.
+//! `ProcessPoolExecutor`: the public face of the pool.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,17 +8,25 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::completion;
+use super::builder::ProcessPoolBuilder;
+use super::completion::{self, Completion};
+use super::dispatch;
+use super::limits::{self, Part};
 use super::map::MapChunks;
 use super::registry::TaskHandle;
-use super::spawn::SpawnConfig;
-use super::state::{self, Job, Limits, Shared};
-use super::wire::{self, FrameBuf, Request};
-use super::{supervisor, timer, worker};
+use super::spawn::{self, SpawnConfig};
+use super::state::{self, Job, Shared, Stop};
+use super::wire::{self, EncodeError, FrameBuf, Request};
+use super::{supervisor, timer};
 use crate::futures::{Future, TaskError};
 use crate::sync::Mutex;
 use crate::thread::{JoinHandle, Thread};
 use crate::trace::{self, EventKind};
+
+/// How many chunks of a `map` per worker may be submitted and not yet consumed: enough
+/// that the consumer, woken for one result, finds the next ones done (Python submits a
+/// whole `map` at once; this bounds the memory an endless iterator takes).
+const MAP_AHEAD_PER_WORKER: usize = 32;
 
 /// A pool of worker processes running registered [`task!`](crate::task)s, with the
 /// same [`Future`], [`as_completed`](crate::futures::as_completed) and
@@ -31,7 +39,15 @@ use crate::trace::{self, EventKind};
 /// exits or is killed gives its task `Err(TaskError::WorkerDied("killed by signal 9"))`
 /// (or `"exited with status 3"`) and is replaced; a task past its
 /// [timeout](ProcessPoolBuilder::timeout) has its worker killed and gets
-/// `Err(TaskError::Timeout)`. Every other task completes.
+/// `Err(TaskError::Timeout)`. Every other task completes: one that was sent to a
+/// worker that died before starting it runs on another.
+///
+/// # Scheduling
+///
+/// Any idle worker takes the next task, as from Python's one shared queue: no task
+/// waits while a worker is idle. To keep tiny tasks fast, a small task may be queued in
+/// a busy worker's pipe behind the task it runs; an idle worker takes such a task back
+/// before that worker starts it (see the [module docs](super#scheduling)).
 ///
 /// Dropping the pool shuts it down as `shutdown(true, false)` does: it waits for the
 /// queued tasks, and every worker has exited and been reaped when the drop returns.
@@ -63,126 +79,15 @@ struct Threads {
     timer: Option<JoinHandle<()>>,
 }
 
-/// Configures a [`ProcessPoolExecutor`]: [`ProcessPoolExecutor::builder`].
-///
-/// ```
-/// use std::time::Duration;
-/// use spindle::process::ProcessPoolExecutor;
-///
-/// spindle::task! { const SETUP = fn setup(_level: u8) {} }
-///
-/// fn main() {
-///     spindle::process::init();
-///     let pool = ProcessPoolExecutor::builder()
-///         .max_workers(2)
-///         .max_tasks_per_child(100)
-///         .initializer(SETUP, 3)
-///         .timeout(Duration::from_secs(30))
-///         .max_frame_size(1 << 20)
-///         .memory_limit(1 << 30)
-///         .build();
-///     assert_eq!(pool.max_workers(), 2);
-/// }
-/// ```
-pub struct ProcessPoolBuilder {
-    max_workers: Option<usize>,
-    max_tasks_per_child: Option<usize>,
-    initializer: Option<(&'static str, Vec<u8>)>,
-    timeout: Option<Duration>,
-    max_frame: usize,
-    memory_limit: Option<u64>,
-}
-
-impl ProcessPoolBuilder {
-    /// How many worker processes (default: the number of available cores).
-    pub fn max_workers(mut self, n: usize) -> Self {
-        self.max_workers = Some(n);
-        self
-    }
-
-    /// Replaces each worker by a fresh process after it has run `n` tasks (Python's
-    /// `max_tasks_per_child`): a leak in a task lives no longer than `n` tasks. Panics
-    /// on 0.
-    pub fn max_tasks_per_child(mut self, n: usize) -> Self {
-        assert!(n > 0, "max_tasks_per_child must be at least 1");
-        self.max_tasks_per_child = Some(n);
-        self
-    }
-
-    /// Runs `task(arg)` in every worker as it starts, before any task (Python's
-    /// `initializer` and `initargs`). If it panics or its worker dies, the pool is
-    /// broken: queued and later tasks fail with [`TaskError::BrokenPool`].
-    pub fn initializer<A, O>(mut self, task: TaskHandle<A, O>, arg: A) -> Self
-    where
-        A: Serialize,
-    {
-        let arg = postcard::to_stdvec(&arg).expect("the initializer's argument encodes");
-        self.initializer = Some((task.name(), arg));
-        self
-    }
-
-    /// The longest a task may run: past it, its worker is killed (and replaced) and
-    /// the task fails with [`TaskError::Timeout`]. The clock starts when the worker
-    /// starts the task, not when it is submitted. For `map_chunked`, the timeout
-    /// covers a whole chunk. Default: none.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The largest frame, in bytes, either side sends or accepts (default 64 MiB, at
-    /// least 256 bytes). A
-    /// task whose argument is larger fails at once; a result that is larger fails its
-    /// task; a worker announcing a larger frame is stopped without anything being
-    /// allocated.
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes.clamp(MIN_FRAME, u32::MAX as usize);
-        self
-    }
-
-    /// Limits each worker's address space to `bytes` (`setrlimit(RLIMIT_AS)`): a task
-    /// that allocates without bound then makes its worker abort (and its task fail
-    /// with `WorkerDied`) instead of exhausting the machine. Default: none.
-    pub fn memory_limit(mut self, bytes: u64) -> Self {
-        self.memory_limit = Some(bytes);
-        self
-    }
-
-    /// Starts the pool's supervisor threads, which start the workers. Panics on 0
-    /// workers, or when called inside a worker whose `main` skipped
-    /// [`init`](super::init) (which would start workers without end).
-    pub fn build(self) -> ProcessPoolExecutor {
-        let workers = self.max_workers.unwrap_or_else(default_workers);
-        assert!(workers > 0, "a process pool needs at least one worker");
-        assert!(
-            !worker::is_worker(),
-            "this process is a pool worker whose main did not call spindle::process::init() \
-             first: see the spindle::process docs"
-        );
-        let init_frame = self.initializer.map(|(task, arg)| {
-            let mut frame = FrameBuf::new(&Request {
-                task,
-                chunked: false,
-                announce: false,
-            });
-            frame.bytes_mut().extend_from_slice(&arg);
-            Arc::new(
-                frame
-                    .finish(self.max_frame)
-                    .expect("the initializer's argument fits in a frame"),
-            )
-        });
-        let limits = Limits {
-            workers,
-            max_tasks_per_child: self.max_tasks_per_child,
-            max_frame: self.max_frame,
-        };
-        let spawn_config = SpawnConfig {
-            max_frame: self.max_frame,
-            memory_limit: self.memory_limit,
-        };
-        let shared = Arc::new(Shared::new(workers, limits, init_frame));
-        let supervisors = (0..workers)
+impl ProcessPoolExecutor {
+    /// Starts the supervisor threads (which start the workers) of a pool built by
+    /// [`ProcessPoolBuilder::build`].
+    pub(super) fn start(
+        shared: Arc<Shared>,
+        spawn_config: SpawnConfig,
+        default_timeout: Option<Duration>,
+    ) -> ProcessPoolExecutor {
+        let supervisors = (0..shared.limits.workers)
             .map(|slot| {
                 let shared = Arc::clone(&shared);
                 let config = spawn_config.clone();
@@ -195,7 +100,7 @@ impl ProcessPoolBuilder {
             .collect();
         let pool = ProcessPoolExecutor {
             shared,
-            default_timeout: self.timeout,
+            default_timeout,
             threads: Mutex::named(
                 "ProcessPoolExecutor threads",
                 Threads {
@@ -209,32 +114,7 @@ impl ProcessPoolBuilder {
         }
         pool
     }
-}
 
-impl fmt::Debug for ProcessPoolBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessPoolBuilder")
-            .field("max_workers", &self.max_workers)
-            .field("max_tasks_per_child", &self.max_tasks_per_child)
-            .field(
-                "initializer",
-                &self.initializer.as_ref().map(|(name, _)| name),
-            )
-            .field("timeout", &self.timeout)
-            .field("max_frame_size", &self.max_frame)
-            .field("memory_limit", &self.memory_limit)
-            .finish()
-    }
-}
-
-/// The smallest frame limit: every reply header must fit.
-const MIN_FRAME: usize = 256;
-
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-impl ProcessPoolExecutor {
     /// A pool of `max_workers` worker processes. Panics on 0.
     ///
     /// ```
@@ -257,14 +137,7 @@ impl ProcessPoolExecutor {
     /// assert_eq!(pool.max_workers(), 1);
     /// ```
     pub fn builder() -> ProcessPoolBuilder {
-        ProcessPoolBuilder {
-            max_workers: None,
-            max_tasks_per_child: None,
-            initializer: None,
-            timeout: None,
-            max_frame: wire::DEFAULT_MAX_FRAME,
-            memory_limit: None,
-        }
+        ProcessPoolBuilder::new()
     }
 
     /// How many worker processes the pool runs.
@@ -277,11 +150,25 @@ impl ProcessPoolExecutor {
         self.shared.limits.workers
     }
 
+    /// The largest frame, in bytes, the pool sends or accepts
+    /// ([`max_frame_size`](ProcessPoolBuilder::max_frame_size)): an argument or a result
+    /// that encodes to more (with a small header) is refused.
+    ///
+    /// ```
+    /// spindle::process::init();
+    /// let pool = spindle::process::ProcessPoolExecutor::builder().max_frame_size(1 << 20).build();
+    /// assert_eq!(pool.max_frame_size(), 1 << 20);
+    /// ```
+    pub fn max_frame_size(&self) -> usize {
+        self.shared.limits.max_frame
+    }
+
     /// Schedules `task(arg)` on a worker; the future completes with its result.
     ///
     /// Panics "cannot schedule new futures after shutdown" once shut down. A pool that
-    /// is broken, or an argument over the frame limit, gives a future that has already
-    /// failed.
+    /// is broken gives a future that has already failed with
+    /// [`TaskError::BrokenPool`]; an argument over the frame limit, one that has failed
+    /// with [`TaskError::ArgumentTooLarge`].
     ///
     /// ```
     /// spindle::task! { const SHOUT = fn shout(s: String) -> String { s.to_uppercase() } }
@@ -329,7 +216,7 @@ impl ProcessPoolExecutor {
         self.submit_raw(task.name(), &arg, None, Some(timeout))
     }
 
-    /// Queues a request for task `name` (run on each of a chunk's items if `chunk` is
+    /// Queues a request for task `task` (run on each of a chunk's items if `chunk` is
     /// `Some(items)`), whose reply decodes as `R`.
     ///
     /// Traced, it is a task of its own: the trace hook hears `TaskSubmitted` here, and
@@ -346,28 +233,69 @@ impl ProcessPoolExecutor {
         A: Serialize + ?Sized,
         R: DeserializeOwned + Send + 'static,
     {
+        let (future, completion) = completion::pending::<R>(&self.shared.origin);
+        self.queue(task, chunk, timeout, completion, |frame, limit| {
+            frame.push(arg, limit)
+        });
+        future
+    }
+
+    /// Queues a request for task `task` with its argument already encoded (postcard,
+    /// as the task's handle encodes it); the future gives the result's encoded bytes,
+    /// as the worker sent them. For `spindle::cluster`, whose workers run the tasks
+    /// they take in a local pool: the same frame limit applies
+    /// ([`TaskError::ArgumentTooLarge`], [`TaskError::ResultTooLarge`]), and every
+    /// fault is contained as for `submit`.
+    #[allow(dead_code)] // spindle::cluster's
+    pub(crate) fn submit_encoded(
+        &self,
+        task: &str,
+        encoded_arg: &[u8],
+        timeout: Option<Duration>,
+    ) -> Future<Vec<u8>> {
+        let (future, completion) = completion::pending_encoded(&self.shared.origin);
+        self.queue(task, None, timeout, completion, |mut frame, limit| {
+            // The frame's length as a reader counts it: header and argument.
+            let len = frame.bytes_mut().len() - wire::PREFIX + encoded_arg.len();
+            limits::check(Part::Argument, len, limit).map_err(|_| EncodeError::TooLarge)?;
+            frame.bytes_mut().extend_from_slice(encoded_arg);
+            Ok(frame)
+        });
+        future
+    }
+
+    /// Builds the frame of a request (`body` appends the argument within the frame
+    /// limit) and queues it, or fails `completion` at once.
+    fn queue(
+        &self,
+        task: &str,
+        chunk: Option<usize>,
+        timeout: Option<Duration>,
+        completion: Box<dyn Completion>,
+        body: impl FnOnce(FrameBuf, usize) -> Result<FrameBuf, EncodeError>,
+    ) {
         // Decided once, here: a task whose submission was heard has its start heard.
         let announce = trace::enabled();
         let request = Request {
             task,
             chunked: chunk.is_some(),
             announce,
+            initializer: false,
         };
-        let frame = FrameBuf::new(&request)
-            .push(arg)
-            .map_err(|e| TaskError::WorkerDied(format!("the argument does not encode: {e}")))
+        let limit = self.shared.limits.max_frame;
+        let frame = body(FrameBuf::new(&request), limit)
+            .map_err(|e| limits::encode_error(e, Part::Argument, limit))
             .and_then(|f| {
-                f.finish(self.shared.limits.max_frame)
-                    .map_err(|e| TaskError::WorkerDied(format!("the argument cannot be sent: {e}")))
+                f.finish(limit)
+                    .map_err(|_| limits::too_large(Part::Argument, limit))
             });
         let frame = match frame {
             Ok(frame) => Arc::new(frame),
-            Err(e) => return completion::failed(&self.shared.origin, e),
+            Err(e) => return completion.fail(e),
         };
         if timeout.is_some() {
             self.start_timer();
         }
-        let (future, completion) = completion::pending::<R>(&self.shared.origin);
         let id = completion.task();
         trace::emit(|| EventKind::TaskSubmitted {
             task: id,
@@ -393,18 +321,17 @@ impl ProcessPoolExecutor {
             if let Some(why) = &st.broken {
                 let why = why.clone();
                 drop(st);
-                state::fail_all(vec![job], &why);
-                return future;
+                return state::fail_all(vec![job], &why);
             }
             st.pending.push_back(job);
         }
         self.shared.dispatch_and_write();
-        future
     }
 
     /// Runs `task` on every item, `chunksize` 1: the results in input order, as
     /// Python's `Executor.map`. Items are submitted as the iterator is consumed, a
-    /// bounded number ahead; dropping the iterator cancels the ones not started.
+    /// bounded number ahead (32 chunks per worker); dropping the iterator cancels the
+    /// ones not started.
     ///
     /// ```
     /// spindle::task! { const CUBE = fn cube(x: i64) -> i64 { x * x * x } }
@@ -457,9 +384,95 @@ impl ProcessPoolExecutor {
         A: Serialize + 'a,
         O: DeserializeOwned + Send + 'static,
     {
+        self.map_chunked_inner(task, items, chunksize, self.default_timeout)
+    }
+
+    /// As [`map`](ProcessPoolExecutor::map), with each item's own timeout in place of
+    /// the pool's: an item past it gives `Err(TaskError::Timeout)` (its worker is
+    /// killed and replaced), and the others go on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spindle::futures::TaskError;
+    ///
+    /// spindle::task! {
+    ///     const NAP = fn nap(ms: u64) -> u64 {
+    ///         std::thread::sleep(Duration::from_millis(ms));
+    ///         ms
+    ///     }
+    /// }
+    ///
+    /// fn main() {
+    ///     spindle::process::init();
+    ///     let pool = spindle::process::ProcessPoolExecutor::new(2);
+    ///     let naps: Vec<_> = pool.map_with_timeout(NAP, [1, 60_000, 2], Duration::from_secs(1)).collect();
+    ///     assert_eq!(naps, [Ok(1), Err(TaskError::Timeout), Ok(2)]);
+    /// }
+    /// ```
+    pub fn map_with_timeout<'a, A, O, I>(
+        &'a self,
+        task: TaskHandle<A, O>,
+        items: I,
+        timeout: Duration,
+    ) -> impl Iterator<Item = Result<O, TaskError>> + 'a
+    where
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+        A: Serialize + 'a,
+        O: DeserializeOwned + Send + 'static,
+    {
+        self.map_chunked_inner(task, items, 1, Some(timeout))
+    }
+
+    /// As [`map_chunked`](ProcessPoolExecutor::map_chunked), with each chunk's own
+    /// timeout in place of the pool's: a chunk past it gives `Err(TaskError::Timeout)`
+    /// for each of its items. Panics on a `chunksize` of 0.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// spindle::task! { const INC = fn inc(x: u32) -> u32 { x + 1 } }
+    ///
+    /// fn main() {
+    ///     spindle::process::init();
+    ///     let pool = spindle::process::ProcessPoolExecutor::new(2);
+    ///     let all: Result<Vec<u32>, _> =
+    ///         pool.map_chunked_with_timeout(INC, 0..100, 10, Duration::from_secs(30)).collect();
+    ///     assert_eq!(all.unwrap()[99], 100);
+    /// }
+    /// ```
+    pub fn map_chunked_with_timeout<'a, A, O, I>(
+        &'a self,
+        task: TaskHandle<A, O>,
+        items: I,
+        chunksize: usize,
+        timeout: Duration,
+    ) -> impl Iterator<Item = Result<O, TaskError>> + 'a
+    where
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+        A: Serialize + 'a,
+        O: DeserializeOwned + Send + 'static,
+    {
+        self.map_chunked_inner(task, items, chunksize, Some(timeout))
+    }
+
+    fn map_chunked_inner<'a, A, O, I>(
+        &'a self,
+        task: TaskHandle<A, O>,
+        items: I,
+        chunksize: usize,
+        timeout: Option<Duration>,
+    ) -> MapChunks<'a, A, O, I::IntoIter>
+    where
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+        A: Serialize + 'a,
+        O: DeserializeOwned + Send + 'static,
+    {
         assert!(chunksize > 0, "chunksize must be at least 1");
-        let ahead = 2 * self.max_workers() * state::PIPELINE_DEPTH;
-        MapChunks::new(self, task, items.into_iter(), chunksize, ahead)
+        let ahead = MAP_AHEAD_PER_WORKER * self.max_workers();
+        MapChunks::new(self, task, items.into_iter(), chunksize, ahead, timeout)
     }
 
     /// The pids of the live worker processes, in slot order (a slot whose worker is
@@ -530,8 +543,99 @@ impl ProcessPoolExecutor {
         }
     }
 
-    pub(crate) fn default_timeout(&self) -> Option<Duration> {
-        self.default_timeout
+    /// Stops every worker now with SIGTERM (Python 3.14's `terminate_workers`), and
+    /// shuts the pool down: a running task fails with
+    /// `TaskError::WorkerDied("terminate_workers() stopped the worker: killed by signal 15")`,
+    /// every task not yet started is cancelled, and `submit` panics afterwards. It
+    /// does not wait; dropping the pool then waits only for the workers to exit. A task
+    /// that catches SIGTERM keeps its worker alive until it returns: see
+    /// [`kill_workers`](ProcessPoolExecutor::kill_workers).
+    ///
+    /// ```
+    /// use spindle::futures::TaskError;
+    ///
+    /// spindle::task! { const SPIN = fn spin(_x: ()) { loop { std::hint::spin_loop() } } }
+    ///
+    /// fn main() {
+    ///     spindle::process::init();
+    ///     let pool = spindle::process::ProcessPoolExecutor::new(1);
+    ///     let endless = pool.submit(SPIN, ());
+    ///     let queued = pool.submit(SPIN, ());
+    ///     pool.terminate_workers();
+    ///     // WorkerDied("terminate_workers() stopped the worker: killed by signal 15"),
+    ///     // or Cancelled if its worker had not started it yet.
+    ///     assert!(endless.result().is_err());
+    ///     assert_eq!(queued.result(), Err(TaskError::Cancelled));
+    /// }
+    /// ```
+    pub fn terminate_workers(&self) {
+        self.stop_workers("terminate_workers()", libc::SIGTERM);
+    }
+
+    /// As [`terminate_workers`](ProcessPoolExecutor::terminate_workers), with SIGKILL
+    /// (Python 3.14's `kill_workers`), which no task can catch: a running task fails
+    /// with `TaskError::WorkerDied("kill_workers() stopped the worker: killed by signal 9")`,
+    /// and the pool can be dropped at once, however long its tasks would have run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// spindle::task! { const NAP = fn nap(s: u64) { std::thread::sleep(Duration::from_secs(s)) } }
+    ///
+    /// fn main() {
+    ///     spindle::process::init();
+    ///     let pool = spindle::process::ProcessPoolExecutor::new(1);
+    ///     let long = pool.submit(NAP, 3600);
+    ///     pool.kill_workers();
+    ///     drop(pool); // no hour-long wait
+    ///     assert!(long.result().is_err());
+    /// }
+    /// ```
+    pub fn kill_workers(&self) {
+        self.stop_workers("kill_workers()", libc::SIGKILL);
+    }
+
+    fn stop_workers(&self, by: &'static str, signal: libc::c_int) {
+        let (queued, never_started) = {
+            let mut st = self.shared.state.lock();
+            st.shutdown = true;
+            st.stopping.get_or_insert((by, signal));
+            let queued: Vec<Job> = st.pending.drain(..).collect();
+            let mut never_started = Vec::new();
+            for live in st.slots.iter_mut().flatten() {
+                // Requests in its pipe it has not started never will: take them back.
+                let claims = Arc::clone(&live.claims);
+                let (kept, taken): (Vec<_>, Vec<_>) = live
+                    .in_flight
+                    .drain(..)
+                    .partition(|r| !claims.revoke(r.seq()));
+                live.in_flight.extend(kept);
+                never_started.extend(taken);
+                live.stop(Stop::Terminated(by), signal);
+            }
+            for pid in st.starting.iter().flatten() {
+                // Still starting, so not yet reaped: the pid is its own.
+                spawn::signal(*pid, signal);
+            }
+            (queued, never_started)
+        };
+        for job in queued {
+            if job.started {
+                job.completion.fail(TaskError::Cancelled);
+            } else {
+                job.completion.cancel();
+            }
+        }
+        dispatch::cancel_sent(
+            (never_started.into_iter())
+                .filter_map(|request| match request {
+                    state::InFlight::Task { job, .. } => Some(job),
+                    state::InFlight::Init { .. } => None,
+                })
+                .collect(),
+        );
+        // Closes the pipes of workers with nothing left in flight.
+        self.shared.dispatch_and_write();
     }
 
     fn start_timer(&self) {

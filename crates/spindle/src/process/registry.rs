@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::wire::{self, EncodeError};
+
 /// A function registered with [`task!`](crate::task), runnable in a worker process: it
 /// takes an `A` and returns an `O`, both travelling as serde values.
 ///
@@ -83,8 +85,19 @@ impl<A, O> fmt::Debug for TaskHandle<A, O> {
 }
 
 /// What a worker runs for a task name: decodes the argument, calls the function and
-/// appends the encoded result to `out`. `Err` is a decoding or encoding failure.
-pub(crate) type ErasedTask = fn(&[u8], &mut Vec<u8>) -> Result<(), String>;
+/// appends the encoded result to `out`, which it never lets grow past `max_len` bytes.
+#[doc(hidden)]
+pub type ErasedTask = fn(&[u8], &mut Vec<u8>, usize) -> Result<(), RunError>;
+
+/// Why an erased task gave no result bytes (its panics are caught around it).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum RunError {
+    /// The argument did not decode, or the result did not encode: why.
+    Failed(String),
+    /// The result, encoded, would pass the frame limit: encoding stopped there.
+    ResultTooLarge,
+}
 
 /// One registered task: an entry in the link-time table.
 #[doc(hidden)]
@@ -96,11 +109,7 @@ pub struct TaskEntry {
 
 impl TaskEntry {
     /// Used by [`task!`](crate::task); not public API.
-    pub const fn new(
-        name: &'static str,
-        run: fn(&[u8], &mut Vec<u8>) -> Result<(), String>,
-        run_chunk: fn(&[u8], &mut Vec<u8>) -> Result<(), String>,
-    ) -> Self {
+    pub const fn new(name: &'static str, run: ErasedTask, run_chunk: ErasedTask) -> Self {
         TaskEntry {
             name,
             run,
@@ -121,30 +130,37 @@ inventory::collect!(TaskEntry);
 
 /// The body of every erased task: postcard in, call, postcard out.
 #[doc(hidden)]
-pub fn run_erased<A, O>(f: fn(A) -> O, input: &[u8], out: &mut Vec<u8>) -> Result<(), String>
+pub fn run_erased<A, O>(
+    f: fn(A) -> O,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    max_len: usize,
+) -> Result<(), RunError>
 where
     A: DeserializeOwned,
     O: Serialize,
 {
-    let arg: A =
-        postcard::from_bytes(input).map_err(|e| format!("the argument does not decode: {e}"))?;
+    let arg: A = postcard::from_bytes(input)
+        .map_err(|e| RunError::Failed(format!("the argument does not decode: {e}")))?;
     let result = f(arg);
-    let written = std::mem::take(out);
-    *out = postcard::to_extend(&result, written)
-        .map_err(|e| format!("the result does not encode: {e}"))?;
-    Ok(())
+    encode_result(&result, out, max_len)
 }
 
 /// The body of every erased chunk: a sequence of arguments in, each run under
 /// `catch_unwind`, the sequence of outcomes out (a panic as its message).
 #[doc(hidden)]
-pub fn run_chunk_erased<A, O>(f: fn(A) -> O, input: &[u8], out: &mut Vec<u8>) -> Result<(), String>
+pub fn run_chunk_erased<A, O>(
+    f: fn(A) -> O,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    max_len: usize,
+) -> Result<(), RunError>
 where
     A: DeserializeOwned,
     O: Serialize,
 {
-    let args: Vec<A> =
-        postcard::from_bytes(input).map_err(|e| format!("the arguments do not decode: {e}"))?;
+    let args: Vec<A> = postcard::from_bytes(input)
+        .map_err(|e| RunError::Failed(format!("the arguments do not decode: {e}")))?;
     let results: Vec<Result<O, String>> = args
         .into_iter()
         .map(|arg| {
@@ -152,10 +168,18 @@ where
                 .map_err(|payload| crate::thread::payload_message(&*payload))
         })
         .collect();
-    let written = std::mem::take(out);
-    *out = postcard::to_extend(&results, written)
-        .map_err(|e| format!("the results do not encode: {e}"))?;
-    Ok(())
+    encode_result(&results, out, max_len)
+}
+
+fn encode_result<O: Serialize + ?Sized>(
+    result: &O,
+    out: &mut Vec<u8>,
+    max_len: usize,
+) -> Result<(), RunError> {
+    wire::encode_within(result, out, max_len).map_err(|e| match e {
+        EncodeError::TooLarge => RunError::ResultTooLarge,
+        EncodeError::Serde(e) => RunError::Failed(format!("the result does not encode: {e}")),
+    })
 }
 
 /// The task registered under `name`, if any: its single and its chunked runner.
@@ -266,14 +290,16 @@ macro_rules! __task_one {
             fn erased(
                 input: &[u8],
                 out: &mut $crate::process::__private::Vec<u8>,
-            ) -> ::core::result::Result<(), $crate::process::__private::String> {
-                $crate::process::__private::run_erased($name, input, out)
+                max_len: usize,
+            ) -> ::core::result::Result<(), $crate::process::__private::RunError> {
+                $crate::process::__private::run_erased($name, input, out, max_len)
             }
             fn erased_chunk(
                 input: &[u8],
                 out: &mut $crate::process::__private::Vec<u8>,
-            ) -> ::core::result::Result<(), $crate::process::__private::String> {
-                $crate::process::__private::run_chunk_erased($name, input, out)
+                max_len: usize,
+            ) -> ::core::result::Result<(), $crate::process::__private::RunError> {
+                $crate::process::__private::run_chunk_erased($name, input, out, max_len)
             }
             $crate::process::__private::inventory::submit! {
                 $crate::process::__private::TaskEntry::new(NAME, erased, erased_chunk)

@@ -1,15 +1,15 @@
 // Layer 10 (process): worker processes, over the futures layer.
-//! Starting a worker: the current executable again, with the request pipe on fd 3, the
-//! reply pipe on fd 4, stdin from `/dev/null`, and a parent-death signal; and saying
-//! how one ended.
+//! Starting a worker: the current executable again, with the request socket on fd 3,
+//! the reply pipe on fd 4, its claim page on fd 5, stdin from `/dev/null`, and a
+//! parent-death signal; and saying how one ended.
 
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use super::worker::{MAX_FRAME_ENV, MEMORY_LIMIT_ENV, REPLY_FD, REQUEST_FD, WORKER_ENV};
+use super::claims::Claims;
+use super::worker::{CLAIMS_FD, MAX_FRAME_ENV, MEMORY_LIMIT_ENV, REPLY_FD, REQUEST_FD, WORKER_ENV};
 
 /// How to start workers.
 #[derive(Debug, Clone)]
@@ -21,10 +21,12 @@ pub(crate) struct SpawnConfig {
 /// A running worker and the parent's ends of its pipes.
 pub(crate) struct WorkerProcess {
     pub(crate) child: Child,
-    /// Requests go in here (the worker's fd 3).
-    pub(crate) requests: File,
-    /// Replies come out here (the worker's fd 4).
-    pub(crate) replies: File,
+    /// Requests go in here (a socket; the worker's fd 3).
+    pub(crate) requests: OwnedFd,
+    /// Replies come out here (a pipe; the worker's fd 4).
+    pub(crate) replies: OwnedFd,
+    /// The claim page the worker maps from its fd 5.
+    pub(crate) claims: Claims,
 }
 
 /// Starts a worker.
@@ -32,11 +34,13 @@ pub(crate) struct WorkerProcess {
 /// Call it from a thread that outlives the worker: Linux sends the parent-death signal
 /// when the *thread* that forked the child ends, not only the process.
 pub(crate) fn spawn_worker(config: &SpawnConfig) -> io::Result<WorkerProcess> {
-    let (request_read, request_write) = pipe()?;
+    let (request_write, request_read) = socket_pair()?;
     let (reply_read, reply_write) = pipe()?;
+    let (claims, claims_fd) = Claims::create()?;
     let exe = std::env::current_exe()?;
     let parent = std::process::id() as libc::pid_t;
     let (child_in, child_out) = (request_read.as_raw_fd(), reply_write.as_raw_fd());
+    let child_claims = claims_fd.as_raw_fd();
     let mut command = Command::new(exe);
     command
         .env(WORKER_ENV, parent.to_string())
@@ -50,12 +54,14 @@ pub(crate) fn spawn_worker(config: &SpawnConfig) -> io::Result<WorkerProcess> {
     // async-signal-safe functions (fcntl, dup2, prctl, getppid); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            // Move both ends out of the way first: one of them may sit on fd 3 or 4.
+            // Move the three out of the way first: one of them may sit on fd 3, 4 or 5.
             let inp = cvt(libc::fcntl(child_in, libc::F_DUPFD_CLOEXEC, 10))?;
             let out = cvt(libc::fcntl(child_out, libc::F_DUPFD_CLOEXEC, 10))?;
-            // dup2 clears close-on-exec on the copy: these two survive the exec.
+            let page = cvt(libc::fcntl(child_claims, libc::F_DUPFD_CLOEXEC, 10))?;
+            // dup2 clears close-on-exec on the copy: these three survive the exec.
             cvt(libc::dup2(inp, REQUEST_FD))?;
             cvt(libc::dup2(out, REPLY_FD))?;
+            cvt(libc::dup2(page, CLAIMS_FD))?;
             cvt(libc::prctl(
                 libc::PR_SET_PDEATHSIG,
                 libc::SIGKILL as libc::c_ulong,
@@ -68,13 +74,30 @@ pub(crate) fn spawn_worker(config: &SpawnConfig) -> io::Result<WorkerProcess> {
         });
     }
     let child = command.spawn()?;
-    // The child's ends close here, so the parent sees EOF when the worker dies.
-    drop((request_read, reply_write));
+    // The child's ends close here: only the worker (and whatever it forks) holds them.
+    drop((request_read, reply_write, claims_fd));
     Ok(WorkerProcess {
         child,
-        requests: File::from(request_write),
-        replies: File::from(reply_read),
+        requests: request_write,
+        replies: reply_read,
+        claims,
     })
+}
+
+/// A close-on-exec pair of connected stream sockets.
+fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two descriptors into the array we pass.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: socketpair succeeded: both descriptors are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// A close-on-exec pipe: (read end, write end). Close-on-exec keeps the parent's ends
@@ -108,8 +131,13 @@ pub(crate) fn describe_exit(status: ExitStatus) -> String {
 /// Sends SIGKILL to `pid`. The caller guarantees `pid` is a worker not yet reaped, so
 /// the pid cannot have been reused.
 pub(crate) fn kill(pid: u32) {
+    signal(pid, libc::SIGKILL);
+}
+
+/// Sends `signal` to `pid`, under the same guarantee as [`kill`].
+pub(crate) fn signal(pid: u32, signal: libc::c_int) {
     // SAFETY: kill only sends a signal; `pid` is our unreaped child (see above).
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    unsafe { libc::kill(pid as libc::pid_t, signal) };
 }
 
 #[cfg(test)]

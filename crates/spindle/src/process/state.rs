@@ -1,63 +1,72 @@
 // Layer 10 (process): worker processes, over the futures layer.
-//! The pool's shared state: queued jobs, one slot per worker, and the dispatching that
-//! moves jobs from the queue into workers' pipes.
+//! The pool's shared state: queued jobs, one slot per worker, and what each worker
+//! holds. [`dispatch`](super::dispatch) moves jobs from the queue into workers' pipes.
 //!
-//! Everything here runs under the pool's one lock (a [`Condition`] whose only waiter is
-//! the timer thread). Writing to a pipe never happens under it: a slot has an outbox and
-//! at most one writer at a time, the thread that found the outbox idle ([`Writes`]), so
-//! frames reach the pipe in the order they were assigned.
-//!
-//! A worker holds at most [`PIPELINE_DEPTH`] requests: the one it runs and the next, so
-//! it never waits for the parent between two tasks. A request is queued behind another
-//! only when every worker is up and busy (as Python's one extra queued call, the price
-//! is that it may wait for a long task while another worker frees up), and only if its
-//! frame is at most [`PIPELINED_FRAME_MAX`]: a queued frame must fit in the pipe's
-//! buffer, or its writer would block until the task before it finished.
+//! Everything here lives under the pool's one lock (a [`Condition`] whose only waiter
+//! is the timer thread). Writing to a pipe never happens under it: a slot has an outbox
+//! and at most one writer at a time, the thread that found the outbox idle
+//! ([`Writes`]), so frames reach the pipe in the order they were numbered.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{IoSlice, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::channel::Requests;
+use super::claims::{Claims, Phase};
 use super::completion::Completion;
+use super::spawn;
 use crate::futures::TaskError;
 use crate::sync::Condition;
-
-/// Requests a worker holds at once: the running one and the next.
-pub(crate) const PIPELINE_DEPTH: usize = 2;
-/// The largest frame sent to a worker that is busy (a pipe holds at least 4 KiB).
-pub(crate) const PIPELINED_FRAME_MAX: usize = 2048;
 
 /// An encoded request, shared by the queue, the outbox and the in-flight list.
 pub(crate) type Frame = Arc<Vec<u8>>;
 
-/// A task waiting for a worker.
+/// A task: waiting for a worker, or sent to one.
 pub(crate) struct Job {
     /// The whole request frame, length prefix included.
     pub(crate) frame: Frame,
     pub(crate) timeout: Option<Duration>,
     pub(crate) completion: Box<dyn Completion>,
-    /// Already marked running: sent to a worker that died before starting it.
+    /// Already marked running: it was sent to a worker before (which died before
+    /// starting it, or from which it was taken back).
     pub(crate) started: bool,
-    /// The request asks its worker to reply `Started` first (the task is traced).
+    /// The request asks its worker to reply `Started` first (the task is traced), and
+    /// that reply has not been heard.
     pub(crate) announce: bool,
 }
 
-/// A request in a worker's pipe, in the order the worker runs them.
+/// A request in a worker's pipe, in the order the worker runs them; `seq` is its
+/// number on that pipe (see [`claims`](super::claims)).
 pub(crate) enum InFlight {
     /// The pool's initializer, sent first to every worker.
-    Init,
+    Init { seq: u64 },
     Task {
-        completion: Box<dyn Completion>,
-        frame: Frame,
-        timeout: Option<Duration>,
+        seq: u64,
+        job: Job,
         /// The timer killed the worker because this task ran past its deadline.
         timed_out: bool,
-        /// The worker is to reply `Started` when it starts this task, and has not yet.
-        announce: bool,
     },
+}
+
+impl InFlight {
+    pub(crate) fn seq(&self) -> u64 {
+        match self {
+            InFlight::Init { seq } | InFlight::Task { seq, .. } => *seq,
+        }
+    }
+}
+
+/// Why the pool stopped a worker.
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
+    /// Its running task was past its deadline.
+    Timeout,
+    /// A write to it failed: it died, or closed its end of the request socket (a
+    /// task did). It finishes the task it runs, and is killed once idle.
+    StoppedReading,
+    /// `terminate_workers()` or `kill_workers()`, named.
+    Terminated(&'static str),
 }
 
 /// A live worker as the pool sees it.
@@ -66,40 +75,53 @@ pub(crate) struct Live {
     /// Tells this worker from a later one in the same slot.
     pub(crate) generation: u64,
     slot: usize,
-    /// The request pipe; `None` once closed (the worker then finishes and exits).
-    pub(crate) requests: Option<Arc<File>>,
+    /// The request socket; `None` once closed (the worker then finishes and exits).
+    pub(crate) requests: Option<Arc<Requests>>,
+    pub(crate) claims: Arc<Claims>,
     pub(crate) in_flight: VecDeque<InFlight>,
+    /// The number the next frame on the pipe gets.
+    next_seq: u64,
     /// Tasks sent to this worker, for `max_tasks_per_child`.
     pub(crate) sent: usize,
     /// When the task at the head of `in_flight` must be done.
     pub(crate) deadline: Option<Instant>,
-    /// Set once the timer has killed this worker.
-    pub(crate) killed: bool,
+    /// Set once the pool has stopped this worker: it gets nothing more.
+    pub(crate) stopped: Option<Stop>,
+    /// A request was taken back from this worker's pipe: nothing is queued behind its
+    /// running task until it has run dry (which bounds the skipped frames in its pipe).
+    pub(crate) took_back: bool,
     outbox: Vec<Frame>,
     writing: bool,
 }
 
 impl Live {
-    pub(crate) fn new(slot: usize, pid: u32, requests: Arc<File>) -> Live {
+    pub(crate) fn new(slot: usize, pid: u32, requests: Arc<Requests>, claims: Arc<Claims>) -> Live {
         static GENERATIONS: AtomicU64 = AtomicU64::new(0);
         Live {
             pid,
             generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             slot,
             requests: Some(requests),
+            claims,
             in_flight: VecDeque::new(),
+            next_seq: 1,
             sent: 0,
             deadline: None,
-            killed: false,
+            stopped: None,
+            took_back: false,
             outbox: Vec::new(),
             writing: false,
         }
     }
 
-    /// Queues `frame` for the pipe; true if the caller must now write the outbox.
-    pub(crate) fn enqueue(&mut self, frame: Frame) -> bool {
+    /// Numbers `frame`, marks it queued on the claim page and queues it for the pipe:
+    /// its number, and true if the caller must now write the outbox.
+    pub(crate) fn enqueue(&mut self, frame: Frame) -> (u64, bool) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.claims.queue(seq);
         self.outbox.push(frame);
-        !std::mem::replace(&mut self.writing, true)
+        (seq, !std::mem::replace(&mut self.writing, true))
     }
 
     /// The outbox, for the thread that just became this pipe's writer.
@@ -107,17 +129,44 @@ impl Live {
         Some(PipeWrite {
             slot: self.slot,
             generation: self.generation,
-            pipe: Arc::clone(self.requests.as_ref()?),
+            requests: Arc::clone(self.requests.as_ref()?),
             frames: std::mem::take(&mut self.outbox),
         })
     }
 
-    /// Starts the head task's clock (it has just become the one the worker runs).
+    /// Starts the head task's clock (it has just become the one the worker runs): from
+    /// when the worker started it, if it has.
     pub(crate) fn start_head(&mut self, now: Instant) {
         self.deadline = match self.in_flight.front() {
-            Some(InFlight::Task { timeout, .. }) => timeout.map(|t| now + t),
+            Some(InFlight::Task { seq, job, .. }) => {
+                job.timeout.map(|t| match self.claims.phase(*seq) {
+                    Phase::Started(at) => at + t,
+                    _ => now + t,
+                })
+            }
             _ => None,
         };
+    }
+
+    /// True if the worker can be sent a task.
+    pub(crate) fn accepts(&self, max_tasks: usize) -> bool {
+        self.requests.is_some() && self.stopped.is_none() && self.sent < max_tasks
+    }
+
+    /// Stops the worker with `signal`, for `why` (the first reason given stays). The
+    /// caller holds the pool's lock, under which the worker is in the pool and so not
+    /// yet reaped: its pid is still its own.
+    pub(crate) fn stop(&mut self, why: Stop, signal: libc::c_int) {
+        self.stopped.get_or_insert(why);
+        self.outbox.clear();
+        spawn::signal(self.pid, signal);
+    }
+
+    /// Closes the request socket: the worker finishes what it holds and exits.
+    fn close(&mut self) {
+        if let Some(requests) = self.requests.take() {
+            requests.close();
+        }
     }
 }
 
@@ -129,16 +178,27 @@ pub(crate) struct Limits {
     pub(crate) max_frame: usize,
 }
 
+impl Limits {
+    pub(crate) fn max_tasks(&self) -> usize {
+        self.max_tasks_per_child.unwrap_or(usize::MAX)
+    }
+}
+
 /// The state behind the pool's lock.
 pub(crate) struct State {
     pub(crate) pending: VecDeque<Job>,
     pub(crate) slots: Vec<Option<Live>>,
+    /// The pid of each slot's worker while it starts (spawned, not yet ready).
+    pub(crate) starting: Vec<Option<u32>>,
     /// Each slot's supervisor thread (its registry id): the thread answerable for the
     /// tasks its worker runs.
     pub(crate) runners: Vec<u64>,
     /// Slots whose supervisor thread is still running.
     pub(crate) supervisors: usize,
     pub(crate) shutdown: bool,
+    /// Set by `terminate_workers()` / `kill_workers()`: the method and its signal.
+    /// Requests that never started are then cancelled, not sent again.
+    pub(crate) stopping: Option<(&'static str, libc::c_int)>,
     /// Why the pool can run nothing more (its initializer failed, no worker starts).
     pub(crate) broken: Option<String>,
     /// The timer's next planned wake-up, to know when a new deadline needs it sooner.
@@ -157,7 +217,7 @@ pub(crate) struct Shared {
 
 /// Pipes the current thread became the writer of, written after the lock is released.
 #[must_use = "the frames must be written"]
-pub(crate) struct Writes(Vec<PipeWrite>);
+pub(crate) struct Writes(pub(crate) Vec<PipeWrite>);
 
 impl Writes {
     /// The writes of one pipe (none if the caller did not become its writer).
@@ -173,10 +233,10 @@ impl Writes {
 }
 
 pub(crate) struct PipeWrite {
-    slot: usize,
-    generation: u64,
-    pipe: Arc<File>,
-    frames: Vec<Frame>,
+    pub(crate) slot: usize,
+    pub(crate) generation: u64,
+    pub(crate) requests: Arc<Requests>,
+    pub(crate) frames: Vec<Frame>,
 }
 
 impl Shared {
@@ -188,9 +248,11 @@ impl Shared {
                 State {
                     pending: VecDeque::new(),
                     slots: (0..workers).map(|_| None).collect(),
+                    starting: vec![None; workers],
                     runners: vec![0; workers],
                     supervisors: workers,
                     shutdown: false,
+                    stopping: None,
                     broken: None,
                     timer_wake: None,
                 },
@@ -200,127 +262,26 @@ impl Shared {
         }
     }
 
-    /// Moves queued jobs into workers with room, and closes the pipes of workers that
-    /// are done (shutdown, `max_tasks_per_child`). Returns what to write and whether the
-    /// timer must re-plan.
-    pub(crate) fn dispatch(&self, st: &mut State) -> (Writes, bool) {
-        let now = Instant::now();
-        let mut writes = Writes(Vec::new());
-        let mut claimed = Vec::new();
-        let mut wake_timer = false;
-        while let Some(job) = st.pending.front() {
-            let Some(index) = self.pick_slot(st, job.frame.len()) else {
-                break;
-            };
-            let mut job = st.pending.pop_front().expect("just seen");
-            if !job.started && !job.completion.start(st.runners[index]) {
-                continue; // cancelled while queued
-            }
-            let live = st.slots[index].as_mut().expect("picked a live slot");
-            live.sent += 1;
-            let frame = Arc::clone(&job.frame);
-            live.in_flight.push_back(InFlight::Task {
-                completion: job.completion,
-                frame: job.frame,
-                timeout: job.timeout,
-                timed_out: false,
-                announce: job.announce,
-            });
-            if live.in_flight.len() == 1 {
-                live.start_head(now);
-                wake_timer |= needs_timer(live.deadline, st.timer_wake);
-            }
-            let live = st.slots[index].as_mut().expect("picked a live slot");
-            if live.enqueue(frame) {
-                claimed.push(index);
-            }
-        }
-        for index in 0..st.slots.len() {
-            self.close_if_done(st, index);
-        }
-        for index in claimed {
-            writes
-                .0
-                .extend(st.slots[index].as_mut().and_then(Live::take_outbox));
-        }
-        (writes, wake_timer)
-    }
-
-    /// The live worker with the fewest requests in flight that can take a frame of
-    /// `len` bytes.
-    fn pick_slot(&self, st: &State, len: usize) -> Option<usize> {
-        let max_tasks = self.limits.max_tasks_per_child.unwrap_or(usize::MAX);
-        // Queue behind a running task only when every worker is up and busy: a worker
-        // starting now would otherwise sit idle while the task waits in another's pipe.
-        let may_queue = st.slots.iter().all(Option::is_some);
-        st.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| Some((i, slot.as_ref()?)))
-            .filter(|(_, live)| {
-                live.requests.is_some()
-                    && !live.killed
-                    && live.sent < max_tasks
-                    && (live.in_flight.is_empty()
-                        || (may_queue
-                            && live.in_flight.len() < PIPELINE_DEPTH
-                            && len <= PIPELINED_FRAME_MAX))
-            })
-            .min_by_key(|(_, live)| live.in_flight.len())
-            .map(|(i, _)| i)
-    }
-
-    /// Closes a worker's request pipe once it has nothing in flight and will get
+    /// Closes a worker's request socket once it has nothing in flight and will get
     /// nothing more: the pool shuts down with an empty queue, or the worker has run
-    /// its `max_tasks_per_child`. The worker then exits and its supervisor starts a
-    /// replacement if one is needed.
+    /// its `max_tasks_per_child`, or was stopped. The worker then exits and its
+    /// supervisor starts a replacement if one is needed.
     pub(crate) fn close_if_done(&self, st: &mut State, index: usize) {
-        let max_tasks = self.limits.max_tasks_per_child.unwrap_or(usize::MAX);
         let finishing = st.shutdown && st.pending.is_empty();
+        let max_tasks = self.limits.max_tasks();
         if let Some(live) = st.slots[index].as_mut()
+            && live.requests.is_some()
             && live.in_flight.is_empty()
-            && (finishing || live.sent >= max_tasks)
             && !live.writing
+            && (finishing || live.sent >= max_tasks || live.stopped.is_some())
         {
-            live.requests = None;
-        }
-    }
-
-    /// Writes frames this thread became the writer of, then keeps writing what others
-    /// queued meanwhile, until the outbox is empty. A failed write means the worker
-    /// died: its supervisor sees the pipe end and deals with its tasks.
-    pub(crate) fn write(&self, writes: Writes) {
-        for mut w in writes.0 {
-            loop {
-                write_frames(&w.pipe, &w.frames);
-                let mut st = self.state.lock();
-                let Some(live) = st.slots[w.slot].as_mut() else {
-                    break; // the worker is gone, and its outbox with it
-                };
-                if live.generation != w.generation {
-                    break;
-                }
-                if live.outbox.is_empty() {
-                    live.writing = false;
-                    self.close_if_done(&mut st, w.slot);
-                    break;
-                }
-                w.frames = std::mem::take(&mut live.outbox);
+            live.close();
+            if matches!(live.stopped, Some(Stop::StoppedReading)) {
+                // It does not read its requests: closing them would not end it. Still
+                // in the pool, so not yet reaped: the pid is its own.
+                spawn::kill(live.pid);
             }
         }
-    }
-
-    /// Runs [`Shared::dispatch`] and its writes: for when the queue or the workers
-    /// changed.
-    pub(crate) fn dispatch_and_write(&self) {
-        let (writes, wake_timer) = {
-            let mut st = self.state.lock();
-            self.dispatch(&mut st)
-        };
-        if wake_timer {
-            self.state.notify_all();
-        }
-        self.write(writes);
     }
 
     /// Fails every queued job and refuses new ones: the pool cannot run anything.
@@ -346,15 +307,38 @@ pub(crate) fn needs_timer(deadline: Option<Instant>, timer_wake: Option<Instant>
     }
 }
 
-fn write_frames(mut pipe: &File, frames: &[Frame]) {
-    let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f)).collect();
-    let mut slices = &mut slices[..];
-    while !slices.is_empty() {
-        match pipe.write_vectored(slices) {
-            Ok(0) => return,
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return,
+// The outbox's bookkeeping, for the writer in `dispatch`.
+impl Live {
+    pub(crate) fn outbox_drained(&mut self) -> Option<Vec<Frame>> {
+        if self.outbox.is_empty() {
+            self.writing = false;
+            None
+        } else {
+            Some(std::mem::take(&mut self.outbox))
         }
+    }
+
+    /// After a failed write: the worker gets nothing more, and the requests it never
+    /// started (it may never read them) are taken back.
+    pub(crate) fn write_failed(&mut self) -> Vec<Job> {
+        self.writing = false;
+        self.outbox.clear();
+        self.stopped.get_or_insert(Stop::StoppedReading);
+        let claims = Arc::clone(&self.claims);
+        let (kept, taken): (VecDeque<InFlight>, VecDeque<InFlight>) = self
+            .in_flight
+            .drain(..)
+            .partition(|r| !claims.revoke(r.seq()));
+        self.in_flight = kept;
+        taken
+            .into_iter()
+            .filter_map(|r| match r {
+                InFlight::Task { job, .. } => {
+                    self.sent -= 1;
+                    Some(job)
+                }
+                InFlight::Init { .. } => None,
+            })
+            .collect()
     }
 }

@@ -1,8 +1,18 @@
 // Layer 10 (process): worker processes, over the futures layer.
 //! One supervisor thread per worker slot: it starts the worker, reads its replies,
 //! completes the futures, and when the worker ends (exit, signal, garbage on the pipe,
-//! killed by the timer) fails only the task it was running, re-queues the ones behind
-//! it, reaps the process and starts a replacement.
+//! killed by the timer or by the pool) fails only the task it was running, sends the
+//! ones it never started to other workers, reaps the process and starts a
+//! replacement.
+//!
+//! It learns that its worker ended from the process itself (see
+//! [`channel`](super::channel)), not only from its pipe, which a forked child may
+//! hold open. Which requests the worker never started, its claim page says.
+//!
+//! A worker that dies before it is ready (killed by a signal while it starts: the OOM
+//! killer, an operator) is replaced, up to [`START_ATTEMPTS`] times in a row; one that
+//! exits on its own before it is ready ran the program's `main` instead of serving
+//! (`init()` is missing), or could not set itself up: the pool is broken, with a hint.
 //!
 //! It is the thread the trace hook hears a process task's `TaskStarted` and
 //! `TaskFinished` on (its worker runs the task; its supervisor answers for it), so a
@@ -12,31 +22,60 @@
 //! them: Linux delivers the parent-death signal when the forking *thread* ends.
 
 use std::io::BufReader;
+use std::os::fd::OwnedFd;
+use std::process::Child;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::channel::{ExitWatch, Replies, Requests};
+use super::claims::{Claims, Phase};
 use super::completion;
+use super::dispatch;
+use super::limits::{self, Part};
 use super::spawn::{self, SpawnConfig, WorkerProcess};
-use super::state::{self, InFlight, Job, Live, Shared, Writes};
+use super::state::{self, InFlight, Live, Shared, State, Stop, Writes};
 use super::wire::{self, FrameError, Reply};
 use crate::futures::TaskError;
+use crate::sync::ConditionGuard;
 use crate::thread::Panicked;
 use crate::trace::{self, EventKind};
 
+/// Workers killed by a signal before they were ready, in a row, before the pool
+/// gives up.
+pub(crate) const START_ATTEMPTS: u32 = 5;
+
 /// How a worker's reply stream ended.
 enum End {
-    /// The pipe ended or failed between frames: the worker exited or was killed.
+    /// The pipe ended, or the worker exited and all it wrote was read.
     Closed,
-    /// The worker broke the protocol: a bad frame, or a result that does not decode.
-    /// `blamed` says whether the task at fault has already been failed.
-    Protocol { why: String, blamed: bool },
+    /// The worker broke the protocol: a bad frame, or a result that does not decode
+    /// (that task has already failed, saying so).
+    Protocol(String),
     /// The worker's initializer failed: the pool is broken.
     InitFailed(String),
+}
+
+/// A worker that is up, ready for requests.
+struct Ready {
+    child: Child,
+    replies: ReplyStream,
+    frame: Vec<u8>,
+}
+
+/// Why a worker never became ready.
+struct StartFailed {
+    /// How it ended: "killed by signal 9".
+    status: String,
+    /// What the pool saw on its pipe.
+    why: FrameError,
+    /// It was killed by a signal (rather than exiting on its own).
+    signalled: bool,
 }
 
 /// The body of supervisor thread `slot`.
 pub(crate) fn run(shared: Arc<Shared>, slot: usize, spawn_config: SpawnConfig) {
     shared.state.lock().runners[slot] = crate::thread::registry::current_id();
+    let mut failed_starts = 0;
     loop {
         {
             let mut st = shared.state.lock();
@@ -56,60 +95,148 @@ pub(crate) fn run(shared: Arc<Shared>, slot: usize, spawn_config: SpawnConfig) {
                 continue; // the loop head sees the pool broken and ends the thread
             }
         };
-        serve(&shared, slot, worker);
+        match start(&shared, slot, worker) {
+            Ok(ready) => {
+                failed_starts = 0;
+                serve(&shared, slot, ready);
+            }
+            Err(failed) if failed.signalled && failed_starts + 1 < START_ATTEMPTS => {
+                // A crash while starting: replace the worker, a little later each time.
+                failed_starts += 1;
+                std::thread::sleep(Duration::from_millis(10 << failed_starts));
+            }
+            Err(failed) => {
+                if shared.state.lock().stopping.is_some() {
+                    continue;
+                }
+                let hint = if failed.signalled {
+                    format!("{START_ATTEMPTS} workers in a row were killed while starting")
+                } else {
+                    "does the program's main call spindle::process::init() first?".to_owned()
+                };
+                let why = format!(
+                    "the worker process {} before it was ready ({}): {hint}",
+                    failed.status, failed.why
+                );
+                let jobs = shared.break_pool(&mut shared.state.lock(), why.clone());
+                state::fail_all(jobs, &why);
+            }
+        }
     }
 }
 
-/// Runs one worker from start to reaping.
-fn serve(shared: &Shared, slot: usize, worker: WorkerProcess) {
+/// Waits for a new worker to be ready and puts it in the pool (with the initializer
+/// as its first request); or reaps it and says why it never got there.
+fn start(shared: &Shared, slot: usize, worker: WorkerProcess) -> Result<Ready, StartFailed> {
     let WorkerProcess {
         mut child,
         requests,
         replies,
+        claims,
     } = worker;
     let pid = child.id();
+    let claims = Arc::new(claims);
+    let why = match await_ready(shared, slot, pid, requests, replies, Arc::clone(&claims)) {
+        Ok((requests, replies, frame)) => {
+            let st = shared.state.lock();
+            if st.stopping.is_none() {
+                install(shared, st, slot, pid, requests, claims);
+                return Ok(Ready {
+                    child,
+                    replies,
+                    frame,
+                });
+            }
+            FrameError::Closed
+        }
+        Err(why) => why,
+    };
+    // Out of `starting` and not in a slot, so no one else signals it: the pid is still
+    // its own.
+    spawn::kill(pid);
+    let (status, signalled) = reap(&mut child);
+    Err(StartFailed {
+        status,
+        why,
+        signalled,
+    })
+}
+
+/// Opens the pool's ends of a new worker's pipes and reads its first frame, which must
+/// be `Ready`. Nothing goes to a worker before it is ready, so that no task's clock
+/// runs while the program starts.
+fn await_ready(
+    shared: &Shared,
+    slot: usize,
+    pid: u32,
+    requests: OwnedFd,
+    replies: OwnedFd,
+    claims: Arc<Claims>,
+) -> Result<(Requests, ReplyStream, Vec<u8>), FrameError> {
+    let watch = Arc::new(ExitWatch::new(pid));
+    let requests = Requests::new(requests, Arc::clone(&watch)).map_err(FrameError::Io)?;
+    let replies = Replies::new(replies, watch, claims).map_err(FrameError::Io)?;
     let mut replies = BufReader::with_capacity(64 * 1024, replies);
     let mut frame = Vec::new();
-    // Nothing goes to a worker before it is ready, so that no task's clock runs while
-    // the program starts, and a worker that cannot start is told from one that crashed.
-    if let Err(why) = await_ready(shared, &mut replies, &mut frame) {
-        spawn::kill(pid);
-        let status = match child.wait() {
-            Ok(status) => spawn::describe_exit(status),
-            Err(e) => format!("could not be waited for: {e}"),
-        };
-        let why = format!(
-            "the worker process {status} before it was ready ({why}): does the program's \
-             main call spindle::process::init() first?"
-        );
-        let jobs = shared.break_pool(&mut shared.state.lock(), why.clone());
-        state::fail_all(jobs, &why);
-        return;
-    }
-    let writes = {
+    {
         let mut st = shared.state.lock();
-        let mut live = Live::new(slot, pid, Arc::new(requests));
-        let mut writes = Writes::one(None);
-        if let Some(init) = &shared.init_frame {
-            live.in_flight.push_back(InFlight::Init);
-            if live.enqueue(Arc::clone(init)) {
-                writes = Writes::one(live.take_outbox());
+        if let Some((_, signal)) = st.stopping {
+            spawn::signal(pid, signal); // not yet reaped: its pid is its own
+        }
+        st.starting[slot] = Some(pid);
+    }
+    let ready =
+        wire::read_frame(&mut replies, &mut frame, shared.limits.max_frame).and_then(|()| {
+            replies.get_mut().frame_read();
+            match wire::split::<Reply<'_>>(&frame)? {
+                (Reply::Ready, _) => Ok(()),
+                _ => Err(FrameError::Garbage("the first frame is not Ready".into())),
             }
-        }
-        st.slots[slot] = Some(live);
-        let (more, wake_timer) = shared.dispatch(&mut st);
-        drop(st);
-        if wake_timer {
-            shared.state.notify_all();
-        }
-        writes.and(more)
-    };
-    shared.write(writes);
+        });
+    shared.state.lock().starting[slot] = None;
+    ready.map(|()| (requests, replies, frame))
+}
 
+/// Puts a ready worker in its slot, sends it the initializer and whatever is queued.
+fn install(
+    shared: &Shared,
+    mut st: ConditionGuard<'_, State>,
+    slot: usize,
+    pid: u32,
+    requests: Requests,
+    claims: Arc<Claims>,
+) {
+    let mut live = Live::new(slot, pid, Arc::new(requests), claims);
+    let mut writes = Writes::one(None);
+    if let Some(init) = &shared.init_frame {
+        let (seq, writer) = live.enqueue(Arc::clone(init));
+        live.in_flight.push_back(InFlight::Init { seq });
+        if writer {
+            writes = Writes::one(live.take_outbox());
+        }
+    }
+    st.slots[slot] = Some(live);
+    let (more, wake_timer) = shared.dispatch(&mut st);
+    drop(st);
+    if wake_timer {
+        shared.state.notify_all();
+    }
+    shared.write(writes.and(more));
+}
+
+/// Runs one ready worker until it ends, then reaps it and settles its requests.
+fn serve(shared: &Shared, slot: usize, ready: Ready) {
+    let Ready {
+        mut child,
+        replies,
+        frame,
+    } = ready;
+    let pid = child.id();
     let end = read_replies(shared, slot, pid, replies, frame);
 
     // Take the worker out of the pool before reaping it: from here on no one else
-    // (the timer) may signal its pid, which the kernel may reuse once it is reaped.
+    // (the timer, a writer, `kill_workers`) may signal its pid, which the kernel may
+    // reuse once it is reaped.
     let (live, expected) = {
         let mut st = shared.state.lock();
         let live = st.slots[slot].take().expect("a supervisor's own slot");
@@ -120,51 +247,44 @@ fn serve(shared: &Shared, slot: usize, worker: WorkerProcess) {
     if !expected {
         spawn::kill(pid);
     }
-    let status = match child.wait() {
-        Ok(status) => spawn::describe_exit(status),
-        Err(e) => format!("could not be waited for: {e}"),
-    };
+    let (status, _) = reap(&mut child);
     if !expected {
         settle(shared, live, end, &status);
     }
 }
 
-/// Reads the worker's first frame, which must be `Ready`.
-fn await_ready(
-    shared: &Shared,
-    replies: &mut Replies,
-    frame: &mut Vec<u8>,
-) -> Result<(), FrameError> {
-    wire::read_frame(replies, frame, shared.limits.max_frame)?;
-    match wire::split::<Reply<'_>>(frame)? {
-        (Reply::Ready, _) => Ok(()),
-        _ => Err(FrameError::Garbage("the first frame is not Ready".into())),
+/// Waits for `child` to exit; how it ended, and whether a signal ended it.
+fn reap(child: &mut Child) -> (String, bool) {
+    use std::os::unix::process::ExitStatusExt;
+    match child.wait() {
+        Ok(status) => (spawn::describe_exit(status), status.signal().is_some()),
+        Err(e) => (format!("could not be waited for: {e}"), false),
     }
 }
 
-type Replies = BufReader<std::fs::File>;
+type ReplyStream = BufReader<Replies>;
 
-/// Reads replies until the pipe ends or the worker breaks the protocol.
+/// Reads replies until the worker ends or breaks the protocol.
 fn read_replies(
     shared: &Shared,
     slot: usize,
     pid: u32,
-    mut replies: Replies,
+    mut replies: ReplyStream,
     mut frame: Vec<u8>,
 ) -> End {
     let thread_name = format!("process worker {slot} (pid {pid})");
     loop {
         match wire::read_frame(&mut replies, &mut frame, shared.limits.max_frame) {
-            Ok(()) => {}
+            Ok(()) => replies.get_mut().frame_read(),
             Err(FrameError::Closed | FrameError::Io(_)) => return End::Closed,
-            Err(e) => return protocol(e, false),
+            Err(e) => return protocol(e),
         }
         let (reply, body) = match wire::split::<Reply<'_>>(&frame) {
             Ok(parts) => parts,
-            Err(e) => return protocol(e, false),
+            Err(e) => return protocol(e),
         };
         match reply {
-            Reply::Ready => return protocol(FrameError::Garbage("a second Ready".into()), false),
+            Reply::Ready => return protocol(FrameError::Garbage("a second Ready".into())),
             Reply::Started => match announced(shared, slot) {
                 Some(task) => {
                     trace::emit(|| EventKind::TaskStarted { task });
@@ -172,7 +292,7 @@ fn read_replies(
                 }
                 None => {
                     let why = "a Started reply to no task that asked for one";
-                    return protocol(FrameError::Garbage(why.into()), false);
+                    return protocol(FrameError::Garbage(why.into()));
                 }
             },
             _ => {}
@@ -182,8 +302,11 @@ fn read_replies(
             let live = st.slots[slot].as_mut().expect("a supervisor's own slot");
             let Some(head) = live.in_flight.pop_front() else {
                 drop(st);
-                return protocol(FrameError::Garbage("a reply to no request".into()), true);
+                return protocol(FrameError::Garbage("a reply to no request".into()));
             };
+            if live.in_flight.is_empty() {
+                live.took_back = false;
+            }
             live.start_head(Instant::now());
             let wake = state::needs_timer(live.deadline, st.timer_wake);
             let (writes, more_wake) = shared.dispatch(&mut st);
@@ -193,24 +316,37 @@ fn read_replies(
             shared.state.notify_all();
         }
         shared.write(writes);
-        match (head, reply) {
-            (InFlight::Init, Reply::Done) => {}
-            (InFlight::Init, Reply::Panicked { message } | Reply::Failed { message }) => {
-                return End::InitFailed(format!("the worker initializer failed: {message}"));
-            }
-            (InFlight::Task { completion, .. }, Reply::Done) => {
+        let completion = match head {
+            InFlight::Init { .. } => match reply {
+                Reply::Done => continue,
+                Reply::Panicked { message } | Reply::Failed { message } => {
+                    return End::InitFailed(format!("the worker initializer failed: {message}"));
+                }
+                _ => {
+                    let why = "the initializer's reply is not Done";
+                    return End::InitFailed(format!("the worker initializer failed: {why}"));
+                }
+            },
+            InFlight::Task { job, .. } => job.completion,
+        };
+        match reply {
+            Reply::Done => {
                 if let Err(why) = completion.deliver(body) {
-                    return End::Protocol { why, blamed: true };
+                    return End::Protocol(why);
                 }
             }
-            (InFlight::Task { completion, .. }, Reply::Panicked { message }) => {
+            Reply::Panicked { message } => {
                 let panicked = Panicked::new(message.to_owned(), thread_name.clone());
                 completion.fail_running(TaskError::Panicked(panicked));
             }
-            (InFlight::Task { completion, .. }, Reply::Failed { message }) => {
+            Reply::Failed { message } => {
                 completion.fail_running(completion::worker_refused(message));
             }
-            (_, Reply::Ready | Reply::Started) => unreachable!("handled before taking the head"),
+            Reply::ResultTooLarge => {
+                let limit = shared.limits.max_frame;
+                completion.fail_running(limits::too_large(Part::Result, limit));
+            }
+            Reply::Ready | Reply::Started => unreachable!("handled before taking the head"),
         }
     }
 }
@@ -221,87 +357,79 @@ fn announced(shared: &Shared, slot: usize) -> Option<u64> {
     let mut st = shared.state.lock();
     let live = st.slots[slot].as_mut().expect("a supervisor's own slot");
     match live.in_flight.front_mut() {
-        Some(InFlight::Task {
-            completion,
-            announce,
-            ..
-        }) if *announce => {
-            *announce = false;
-            Some(completion.task())
+        Some(InFlight::Task { job, .. }) if job.announce => {
+            job.announce = false;
+            Some(job.completion.task())
         }
         _ => None,
     }
 }
 
-fn protocol(e: FrameError, blamed: bool) -> End {
-    End::Protocol {
-        why: e.to_string(),
-        blamed,
-    }
+fn protocol(e: FrameError) -> End {
+    End::Protocol(e.to_string())
 }
 
-/// After an unexpected end: fails the task the worker was running, with the reason,
-/// and puts the requests queued behind it back at the front of the queue.
+/// After an unexpected end: fails the task the worker was running, with the reason;
+/// sends the requests it never started (its claim page says which) to other workers,
+/// or cancels them if the pool is being stopped.
 fn settle(shared: &Shared, live: Live, end: End, status: &str) {
-    let mut in_flight = live.in_flight;
-    let mut failed = None;
-    let mut broken = None;
-    match &end {
-        End::InitFailed(why) => broken = Some(why.clone()),
-        End::Protocol { blamed: true, .. } => {}
-        _ => match in_flight.pop_front() {
-            Some(InFlight::Init) => {
-                broken = Some(format!(
-                    "the worker initializer failed: the worker {status}"
-                ));
+    let Live {
+        in_flight,
+        claims,
+        stopped,
+        ..
+    } = live;
+    let mut broken = match &end {
+        End::InitFailed(why) => Some(why.clone()),
+        _ => None,
+    };
+    let (mut never_started, mut failed) = (Vec::new(), Vec::new());
+    for request in in_flight {
+        let unstarted = matches!(claims.phase(request.seq()), Phase::Queued | Phase::Revoked);
+        match request {
+            InFlight::Init { .. } => {
+                if !unstarted && broken.is_none() {
+                    broken = Some(format!(
+                        "the worker initializer failed: the worker {status}"
+                    ));
+                }
             }
-            Some(InFlight::Task {
-                completion,
-                timed_out,
-                ..
-            }) => {
-                let error = match &end {
-                    _ if timed_out => TaskError::Timeout,
-                    End::Protocol { why, .. } => {
-                        TaskError::WorkerDied(format!("{why}; the worker was stopped ({status})"))
-                    }
-                    _ => TaskError::WorkerDied(status.to_owned()),
+            InFlight::Task { job, .. } if unstarted => never_started.push(job),
+            InFlight::Task { job, timed_out, .. } => {
+                let error = if timed_out {
+                    TaskError::Timeout
+                } else {
+                    died(&stopped, &end, status)
                 };
-                failed = Some((completion, error));
-            }
-            None => {}
-        },
-    }
-    let jobs = {
-        let mut st = shared.state.lock();
-        for request in in_flight.into_iter().rev() {
-            if let InFlight::Task {
-                completion,
-                frame,
-                timeout,
-                announce,
-                ..
-            } = request
-            {
-                st.pending.push_front(Job {
-                    frame,
-                    timeout,
-                    completion,
-                    started: true,
-                    announce,
-                });
+                failed.push((job, error));
             }
         }
-        broken
+    }
+    let (cancelled, jobs) = {
+        let mut st = shared.state.lock();
+        let cancelled = dispatch::resend(&mut st, never_started);
+        let jobs = broken
             .as_ref()
-            .map(|why| shared.break_pool(&mut st, why.clone()))
+            .map(|why| shared.break_pool(&mut st, why.clone()));
+        (cancelled, jobs)
     };
     if let (Some(jobs), Some(why)) = (jobs, &broken) {
         state::fail_all(jobs, why);
     }
-    if let Some((completion, error)) = failed {
-        completion.fail_running(error);
+    dispatch::cancel_sent(cancelled);
+    for (job, error) in failed {
+        job.completion.fail_running(error);
     }
-    // Other workers may have room for the re-queued requests now.
+    // Other workers may have room for the re-sent requests now.
     shared.dispatch_and_write();
+}
+
+/// The `WorkerDied` error of a task whose worker ended: why, then how it ended (the
+/// last words, which `TaskError::worker_signal` reads).
+fn died(stopped: &Option<Stop>, end: &End, status: &str) -> TaskError {
+    TaskError::WorkerDied(match (stopped, end) {
+        (Some(Stop::Terminated(by)), _) => format!("{by} stopped the worker: {status}"),
+        (_, End::Protocol(why)) => format!("{why}; the worker was stopped: {status}"),
+        _ => status.to_owned(),
+    })
 }

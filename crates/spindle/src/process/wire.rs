@@ -3,9 +3,11 @@
 //!
 //! A frame is a 4-byte little-endian length, then that many bytes: a postcard-encoded
 //! header ([`Request`] to the worker, [`Reply`] back), then the task's argument or
-//! result, itself postcard-encoded by the task's typed handle. A reader checks the
-//! length against its limit before it allocates anything, and every malformed frame is
-//! a [`FrameError`] value, never a panic.
+//! result, itself postcard-encoded by the task's typed handle. A writer stops encoding
+//! as soon as the frame would pass its limit ([`encode_within`]), so an enormous value
+//! costs at most the limit in memory; a reader checks the length against its limit
+//! before it allocates anything; and every malformed frame is a [`FrameError`] value,
+//! never a panic.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -15,7 +17,8 @@ use serde::{Deserialize, Serialize};
 /// The default largest frame either side accepts: 64 MiB.
 pub(crate) const DEFAULT_MAX_FRAME: usize = 64 << 20;
 
-const PREFIX: usize = 4;
+/// The length prefix of every frame, in bytes.
+pub(crate) const PREFIX: usize = 4;
 
 /// The header of a frame to a worker; the task's argument bytes follow it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -29,6 +32,9 @@ pub(crate) struct Request<'a> {
     /// learns this way when its worker started it (a task queued behind another in the
     /// pipe starts when the worker gets to it, which only the worker knows).
     pub(crate) announce: bool,
+    /// The pool's initializer: if it fails, the worker replies and exits, starting
+    /// nothing more (the pool is broken).
+    pub(crate) initializer: bool,
 }
 
 /// The header of a frame from a worker; for `Done`, the result bytes follow it.
@@ -46,6 +52,9 @@ pub(crate) enum Reply<'a> {
     /// The worker starts the task at the head of its pipe now, as its request asked
     /// (`announce`); the task's own reply follows.
     Started,
+    /// The task returned a result that, encoded, would pass the frame limit: it was
+    /// not sent.
+    ResultTooLarge,
 }
 
 /// The header `Reply::Done` encodes to: postcard writes a variant as its index.
@@ -113,14 +122,15 @@ impl FrameBuf {
         FrameBuf { bytes }
     }
 
-    /// Appends `value`, postcard-encoded.
+    /// Appends `value`, postcard-encoded, unless the frame would pass `limit` bytes
+    /// (the length a reader checks: without the prefix).
     pub(crate) fn push<T: Serialize + ?Sized>(
-        self,
+        mut self,
         value: &T,
-    ) -> Result<FrameBuf, postcard::Error> {
-        Ok(FrameBuf {
-            bytes: postcard::to_extend(value, self.bytes)?,
-        })
+        limit: usize,
+    ) -> Result<FrameBuf, EncodeError> {
+        encode_within(value, &mut self.bytes, limit.saturating_add(PREFIX))?;
+        Ok(self)
     }
 
     /// The buffer, for a body appended by other means.
@@ -139,6 +149,88 @@ impl FrameBuf {
             }
             _ => Err(FrameError::TooLarge { len, limit }),
         }
+    }
+}
+
+/// Why a value was not encoded.
+#[derive(Debug)]
+pub(crate) enum EncodeError {
+    /// The bytes would pass the limit: encoding stopped there.
+    TooLarge,
+    /// The value's `Serialize` failed.
+    Serde(postcard::Error),
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::TooLarge => f.write_str("over the frame limit"),
+            EncodeError::Serde(e) => write!(f, "it does not encode: {e}"),
+        }
+    }
+}
+
+/// Appends `value`, postcard-encoded, to `out`, but never lets `out` grow past
+/// `max_len` bytes: a value that would is refused as soon as it gets there, and `out`
+/// is left as it was.
+pub(crate) fn encode_within<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    max_len: usize,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let mut over = false;
+    let written = postcard::serialize_with_flavor(
+        value,
+        Within {
+            out: &mut *out,
+            max_len,
+            over: &mut over,
+        },
+    );
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            out.truncate(start);
+            Err(if over {
+                EncodeError::TooLarge
+            } else {
+                EncodeError::Serde(e)
+            })
+        }
+    }
+}
+
+/// A postcard output that refuses to grow past `max_len` bytes.
+struct Within<'a> {
+    out: &'a mut Vec<u8>,
+    max_len: usize,
+    over: &'a mut bool,
+}
+
+impl postcard::ser_flavors::Flavor for Within<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        if self.out.len() + data.len() > self.max_len {
+            *self.over = true;
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.out.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        if self.out.len() >= self.max_len {
+            *self.over = true;
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.out.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 
@@ -201,7 +293,7 @@ mod tests {
 
     fn frame(header: &impl Serialize, body: &impl Serialize) -> Vec<u8> {
         FrameBuf::new(header)
-            .push(body)
+            .push(body, DEFAULT_MAX_FRAME)
             .unwrap()
             .finish(DEFAULT_MAX_FRAME)
             .unwrap()
@@ -214,6 +306,7 @@ mod tests {
                 task: "m::square",
                 chunked: false,
                 announce: true,
+                initializer: false,
             },
             &(7u64, "x".to_owned()),
         );
@@ -249,12 +342,30 @@ mod tests {
             task: "t",
             chunked: false,
             announce: false,
+            initializer: false,
         })
-        .push(&vec![0u8; 100])
+        .push(&vec![0u8; 10], 1024)
         .unwrap()
-        .finish(50)
+        .finish(8)
         .unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { limit: 50, .. }));
+        assert!(matches!(err, FrameError::TooLarge { limit: 8, .. }));
+    }
+
+    #[test]
+    fn encoding_stops_at_the_limit() {
+        // Far larger than the limit: encoding it whole would allocate a gigabyte.
+        let huge = vec![0u8; 1 << 30]; // zeroed pages: no memory until written
+        let mut out = vec![9, 9];
+        let err = encode_within(&huge, &mut out, 4096).unwrap_err();
+        assert!(matches!(err, EncodeError::TooLarge));
+        assert_eq!(out, [9, 9], "left as it was");
+        assert!(out.capacity() <= 8192, "grew to {}", out.capacity());
+        let err = FrameBuf::new(&Reply::Done).push(&huge, 1000).err().unwrap();
+        assert!(matches!(err, EncodeError::TooLarge));
+        // A value that fits is encoded as postcard encodes it.
+        let mut out = Vec::new();
+        encode_within(&(5u32, "x"), &mut out, 100).unwrap();
+        assert_eq!(out, postcard::to_stdvec(&(5u32, "x")).unwrap());
     }
 
     #[test]
@@ -264,6 +375,7 @@ mod tests {
                 task: "t",
                 chunked: false,
                 announce: false,
+                initializer: false,
             },
             &1u8,
         );
