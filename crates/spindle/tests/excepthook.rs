@@ -411,3 +411,32 @@ fn set_excepthook_replaces_the_previous_hook() {
         "the panic hook printed it: {stderr}"
     );
 }
+
+/// A pool task's panic is its future's outcome, as an exception in a CPython
+/// `concurrent.futures` task is: nothing is printed when the panic happens. A future read
+/// with `result` prints nothing at all; one dropped unread reaches the excepthook once
+/// (spindle's "no panic lost"), in the excepthook's form, never in Rust's.
+#[test]
+fn a_pool_task_panic_is_printed_only_when_nobody_reads_it_and_then_once() {
+    const TEST: &str = "a_pool_task_panic_is_printed_only_when_nobody_reads_it_and_then_once";
+    if is_child(TEST) {
+        let pool = spindle::futures::ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .thread_name_prefix("tasks")
+            .build();
+        let read = pool.submit(|| -> u8 { panic!("read by result") });
+        assert!(read.result().is_err());
+        let unread = pool.submit(|| -> u8 { panic!("never read") });
+        assert!(unread.wait_timeout(std::time::Duration::from_secs(20)));
+        drop(unread);
+        drop(pool);
+        println!("child done");
+        return;
+    }
+    let out = run_as_child_with_backtrace(TEST, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed: {stderr}");
+    assert_eq!(count(&stderr, "read by result"), 0, "stderr was:\n{stderr}");
+    assert_eq!(count(&stderr, "never read"), 1, "stderr was:\n{stderr}");
+    assert!(!stderr.contains("thread 'tasks_0' panicked"), "{stderr}");
+}

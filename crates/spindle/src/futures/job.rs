@@ -7,11 +7,9 @@
 //! and behind one box otherwise. Inline, a task costs no allocation but its future's.
 
 use std::mem::{self, MaybeUninit};
-use std::panic::{self, AssertUnwindSafe};
 
 use super::error::TaskError;
 use super::future::Promise;
-use crate::thread::Panicked;
 use crate::trace::{self, EventKind};
 
 /// Room for a task kept inline.
@@ -82,12 +80,10 @@ where
         }
         let task = promise.task_id();
         trace::emit(|| EventKind::TaskStarted { task });
-        let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-            let p = Panicked::from_payload(&*payload, worker.to_owned());
-            // A payload whose own `Drop` panics must not take the worker down.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(payload)));
-            TaskError::Panicked(p)
-        });
+        // The panic is the future's outcome: spindle's hook keeps it off stderr, and the
+        // excepthook hears of it only if nobody ever reads it.
+        let outcome = crate::thread::panic_hook::catch_reported(|| worker.to_owned(), f)
+            .map_err(TaskError::Panicked);
         let ok = outcome.is_ok();
         trace::emit(|| EventKind::TaskFinished { task, ok });
         promise.set_result(outcome);

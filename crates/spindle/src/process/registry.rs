@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -164,8 +163,8 @@ where
     let results: Vec<Result<O, String>> = args
         .into_iter()
         .map(|arg| {
-            panic::catch_unwind(AssertUnwindSafe(|| f(arg)))
-                .map_err(|payload| crate::thread::payload_message(&*payload))
+            crate::thread::panic_hook::catch_reported(|| "process worker".to_owned(), || f(arg))
+                .map_err(|panicked| panicked.message().to_owned())
         })
         .collect();
     encode_result(&results, out, max_len)

@@ -20,7 +20,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::FromRawFd;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -219,7 +219,12 @@ fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> (Ve
     let mut reply = FrameBuf::done(out);
     let max_len = wire::PREFIX + max_frame;
     IN_TASK.store(true, Ordering::Relaxed);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| erased(arg, reply.bytes_mut(), max_len)));
+    // The panic is the task's outcome, sent back to the pool: spindle's hook keeps it
+    // off this worker's stderr (the pool's caller, or the excepthook, hears of it).
+    let outcome = crate::thread::panic_hook::catch_reported(
+        || "process worker".to_owned(),
+        || erased(arg, reply.bytes_mut(), max_len),
+    );
     IN_TASK.store(false, Ordering::Relaxed);
     let frame = match outcome {
         Ok(Ok(())) => match reply.finish(max_frame) {
@@ -228,11 +233,9 @@ fn run(request: &Request<'_>, arg: &[u8], out: Vec<u8>, max_frame: usize) -> (Ve
         },
         Ok(Err(RunError::ResultTooLarge)) => too_large(max_frame),
         Ok(Err(RunError::Failed(why))) => failed(&why, max_frame),
-        Err(payload) => {
-            let message = crate::thread::payload_message(&*payload);
-            // Drop the payload here: a payload whose drop panics must not kill us.
-            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
-            let frame = FrameBuf::new(&Reply::Panicked { message: &message }).finish(max_frame);
+        Err(panicked) => {
+            let message = panicked.message();
+            let frame = FrameBuf::new(&Reply::Panicked { message }).finish(max_frame);
             frame.unwrap_or_else(|_| {
                 failed(
                     "the task panicked with a message too long to send",
