@@ -318,6 +318,10 @@ fn self_deadlocks_are_reported() {
         err.to_string().contains("waits for a lock it holds itself"),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("a Mutex is not reentrant"),
+        "{err}"
+    );
     assert!(guarded(|| drop(m.lock())).is_err());
     drop(g);
     assert!(!m.is_locked());
@@ -330,6 +334,12 @@ fn self_deadlocks_are_reported() {
     let r = l.read();
     let err = guarded(|| drop(l.write())).unwrap_err();
     assert!(err.to_string().contains("RwLock \"mine-rw\""), "{err}");
+    // The hint is the RwLock's own (issue 11: it used to say "a Mutex is not reentrant").
+    assert!(
+        err.to_string().contains("an RwLock is not reentrant"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("Mutex"), "{err}");
     drop(r);
     assert!(
         l.try_write().is_some(),
@@ -338,7 +348,11 @@ fn self_deadlocks_are_reported() {
 
     let gil = Gil::new();
     let held = gil.acquire();
-    assert!(guarded(|| drop(gil.acquire())).is_err());
+    let err = guarded(|| drop(gil.acquire())).unwrap_err();
+    assert!(
+        err.to_string().contains("the Gil is not reentrant"),
+        "{err}"
+    );
     drop(held);
     drop(gil.acquire());
 }
