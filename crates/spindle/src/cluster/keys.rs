@@ -77,7 +77,8 @@ pub(crate) fn check_pool(pool: &str) -> Result<(), ClusterError> {
 }
 
 /// The default pool: the program's file name and a fingerprint of its registered
-/// tasks, so that a worker of another build (other tasks) never takes its tasks.
+/// tasks' names and types, so that a worker of another build (other tasks, or a task
+/// of the same name with another argument or result type) never takes its tasks.
 pub(crate) fn default_pool() -> String {
     let program = std::env::current_exe()
         .ok()
@@ -96,8 +97,9 @@ pub(crate) fn default_pool() -> String {
     format!("{program}-{:016x}", fingerprint(&local::task_signatures()))
 }
 
-/// FNV-1a over the sorted signatures: stable across builds and toolchains, unlike
-/// `DefaultHasher`.
+/// FNV-1a over the sorted signatures: the same for the same signatures in every build,
+/// unlike `DefaultHasher`. (The signatures' type names are the compiler's: a program
+/// built by another compiler may serve another pool.)
 pub(crate) fn fingerprint(signatures: &[String]) -> u64 {
     let mut sorted: Vec<&String> = signatures.iter().collect();
     sorted.sort();

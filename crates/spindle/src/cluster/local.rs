@@ -56,15 +56,13 @@ impl LocalPool {
     }
 }
 
-/// The names of every registered task, for the default pool's fingerprint.
-///
-/// The registry holds names only, so a rebuild that changes a task's argument or
-/// result type alone keeps its pool; once the registry records the types, add them
-/// here (`name(A) -> O`).
+/// Every registered task as `name(A) -> O` (its argument and result types by their
+/// full paths), for the default pool's fingerprint: a rebuild that changes a task's
+/// types, and nothing else, serves another pool.
 pub(crate) fn task_signatures() -> Vec<String> {
     inventory::iter::<crate::process::__private::TaskEntry>
         .into_iter()
-        .map(|entry| entry.name().to_owned())
+        .map(|entry| entry.signature())
         .collect()
 }
 
@@ -161,6 +159,58 @@ impl<'de> Deserialize<'de> for EncodedResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::keys::fingerprint;
+    use crate::process::__private::{RunError, TaskEntry};
+
+    crate::task! {
+        const TYPED_PROBE = fn typed_probe(x: u64) -> String { x.to_string() }
+    }
+
+    #[test]
+    fn a_registered_tasks_signature_names_its_types() {
+        assert_eq!(TYPED_PROBE.call(7), "7");
+        let probe: Vec<String> = task_signatures()
+            .into_iter()
+            .filter(|s| s.contains("::typed_probe"))
+            .collect();
+        assert_eq!(
+            probe,
+            ["spindle::cluster::local::tests::typed_probe(u64) -> alloc::string::String"]
+        );
+    }
+
+    fn never_run(_: &[u8], _: &mut Vec<u8>, _: usize) -> Result<(), RunError> {
+        unreachable!("only the entry's signature is read")
+    }
+
+    fn entry(argument_type: fn() -> &'static str, result_type: fn() -> &'static str) -> String {
+        TaskEntry::new(
+            "app::shape",
+            never_run,
+            never_run,
+            argument_type,
+            result_type,
+        )
+        .signature()
+    }
+
+    /// Two builds whose task of one name differs in its argument type alone, or its
+    /// result type alone, serve different default pools.
+    #[test]
+    fn the_fingerprint_changes_when_only_a_type_changes() {
+        use std::any::type_name;
+        let built = fingerprint(&[entry(type_name::<u64>, type_name::<Vec<u8>>)]);
+        let argument_changed = fingerprint(&[entry(type_name::<u32>, type_name::<Vec<u8>>)]);
+        let result_changed = fingerprint(&[entry(type_name::<u64>, type_name::<Vec<u16>>)]);
+        assert_ne!(built, argument_changed);
+        assert_ne!(built, result_changed);
+        assert_ne!(argument_changed, result_changed);
+        assert_eq!(
+            built,
+            fingerprint(&[entry(type_name::<u64>, type_name::<Vec<u8>>)]),
+            "the same build, the same pool"
+        );
+    }
 
     #[test]
     fn encoded_bytes_are_written_as_they_are() {

@@ -42,11 +42,12 @@
 //! # Pools
 //!
 //! A pool is the queue its executors and workers share. The default pool is the
-//! program's file name and a fingerprint of its registered tasks, so the client and
-//! workers of one program meet, and a worker of a build with other tasks never takes
-//! its tasks. Name a pool ([`ClusterBuilder::pool`], [`WorkerBuilder::pool`]) to share
-//! it between programs that register the same tasks. Pools on one server never see
-//! each other's tasks.
+//! program's file name and a fingerprint of its registered tasks (their names and
+//! argument and result types), so the client and workers of one program meet, and a
+//! worker of a build with other tasks, or other types, never takes its tasks. Name a
+//! pool ([`ClusterBuilder::pool`], [`WorkerBuilder::pool`]) to share it between
+//! programs that register the same tasks. Pools on one server never see each other's
+//! tasks.
 //!
 //! # What happens when things fail
 //!

@@ -21,6 +21,8 @@ pub(crate) struct Server {
     client: Client,
     /// The URL as errors and status show it: the password replaced by `***`.
     shown: String,
+    /// Whether the URL asks for TLS (`rediss://`, `valkeys://`).
+    tls: bool,
 }
 
 impl Server {
@@ -31,7 +33,8 @@ impl Server {
             url: shown.clone(),
             reason: e.to_string(),
         })?;
-        Ok(Server { client, shown })
+        let tls = url.starts_with("rediss://") || url.starts_with("valkeys://");
+        Ok(Server { client, shown, tls })
     }
 
     /// The URL, its password hidden.
@@ -60,11 +63,29 @@ impl Server {
             .map_err(|e| unreachable(format!("cannot start a thread to connect: {e}")))?;
         match rx.recv_timeout(CONNECT_TIMEOUT) {
             Ok(Ok(con)) => Ok(con),
-            Ok(Err(e)) => Err(unreachable(e.to_string())),
-            Err(_) => Err(unreachable(format!(
-                "no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            ))),
+            Ok(Err(e)) => {
+                // A TLS server drops a plain client at its first bytes.
+                let hint = if !self.tls && e.is_connection_dropped() && !e.is_connection_refusal() {
+                    " (the server closed the connection at once: if it speaks TLS, its URL \
+                     is rediss://)"
+                } else {
+                    ""
+                };
+                Err(unreachable(format!("{e}{hint}")))
+            }
+            Err(_) => {
+                // A plain server waits forever for the end of a TLS handshake's "command".
+                let hint = if self.tls {
+                    " (a server that does not speak TLS never answers a rediss:// handshake: \
+                     if it speaks plain Redis, its URL is redis://)"
+                } else {
+                    ""
+                };
+                Err(unreachable(format!(
+                    "no answer within {} s{hint}",
+                    CONNECT_TIMEOUT.as_secs()
+                )))
+            }
         }
     }
 

@@ -98,30 +98,53 @@ pub enum RunError {
     ResultTooLarge,
 }
 
+/// A type's name, as [`std::any::type_name`] gives it. A function, because `type_name`
+/// cannot be called in the `const` the macro builds an entry in.
+#[doc(hidden)]
+pub type TypeName = fn() -> &'static str;
+
 /// One registered task: an entry in the link-time table.
 #[doc(hidden)]
 pub struct TaskEntry {
     name: &'static str,
     run: ErasedTask,
     run_chunk: ErasedTask,
+    argument_type: TypeName,
+    result_type: TypeName,
 }
 
 impl TaskEntry {
     /// Used by [`task!`](crate::task); not public API.
-    pub const fn new(name: &'static str, run: ErasedTask, run_chunk: ErasedTask) -> Self {
+    pub const fn new(
+        name: &'static str,
+        run: ErasedTask,
+        run_chunk: ErasedTask,
+        argument_type: TypeName,
+        result_type: TypeName,
+    ) -> Self {
         TaskEntry {
             name,
             run,
             run_chunk,
+            argument_type,
+            result_type,
         }
     }
-}
 
-impl TaskEntry {
-    /// The task's registered name (the cluster's default pool fingerprints them).
+    /// The task's name and types, `name(A) -> O`, with the types' full paths: what
+    /// the cluster's default pool fingerprints, so that a build whose task of the same
+    /// name takes or returns another type serves another pool.
+    ///
+    /// The type names are `std::any::type_name`'s, which a different compiler may
+    /// spell differently: a program built by another compiler is another build.
     #[allow(dead_code)] // used only with the feature `cluster`
-    pub(crate) fn name(&self) -> &'static str {
-        self.name
+    pub(crate) fn signature(&self) -> String {
+        format!(
+            "{}({}) -> {}",
+            self.name,
+            (self.argument_type)(),
+            (self.result_type)()
+        )
     }
 }
 
@@ -301,7 +324,13 @@ macro_rules! __task_one {
                 $crate::process::__private::run_chunk_erased($name, input, out, max_len)
             }
             $crate::process::__private::inventory::submit! {
-                $crate::process::__private::TaskEntry::new(NAME, erased, erased_chunk)
+                $crate::process::__private::TaskEntry::new(
+                    NAME,
+                    erased,
+                    erased_chunk,
+                    ::core::any::type_name::<$A>,
+                    ::core::any::type_name::<$O>,
+                )
             }
             $crate::process::TaskHandle::__new(NAME, $name)
         };

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each binary uses a different subset
 
 pub mod redis_server;
+pub mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
