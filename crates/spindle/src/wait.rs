@@ -166,6 +166,16 @@ impl<'a> WaitScope<'a> {
         publish(me, &self.wait, false, Some(self.reads)).map(|_| ())
     }
 
+    /// The scope's wait is over, ended by the thread itself while it runs (it took the
+    /// resource in its own loop, not through a waker's hand-off): call this *before* the
+    /// primitive records the thread as the holder, so that no search reads the thread
+    /// waiting for what it holds.
+    pub(crate) fn satisfied(&self) {
+        if let Some(me) = &self.me {
+            me.wait_not_current();
+        }
+    }
+
     /// Parks once (see `parking_lot_core::park` for the callbacks; [`park`] for `bits`).
     pub(crate) fn park(
         &self,

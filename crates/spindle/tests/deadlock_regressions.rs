@@ -733,3 +733,51 @@ fn a_cycle_closed_by_a_future_wait(
     names.sort();
     assert_eq!(names, ["future-waiter", "task-runner_0"], "{report}");
 }
+
+/// Found by `deadlock_random.rs` (1 seed in 600): idle pool workers waiting for work
+/// were reported as a global stall while the only thread that would give them work was
+/// one spindle never saw. An idle pool is not a deadlock: a stall needs a thread that is
+/// stuck, not merely waiting for work.
+#[test]
+fn idle_pool_workers_alone_are_not_a_stall() {
+    let _limit = TimeLimit::start(TEST_LIMIT, "idle pool stall regression");
+    // Made on a plain thread that then ends, and checked from another: no thread that
+    // spindle sees runs, and only the pool's (non-daemon) workers are alive, idle.
+    let pool = std::thread::spawn(|| {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .thread_name_prefix("idle-pool")
+            .build();
+        let a = pool.submit(|| 1);
+        let b = pool.submit(|| 2);
+        assert_eq!((a.result(), b.result()), (Ok(1), Ok(2)));
+        pool
+    })
+    .join()
+    .unwrap();
+    let found = std::thread::spawn(|| {
+        let idle = || {
+            thread::enumerate()
+                .iter()
+                .filter(|t| t.name().starts_with("idle-pool") && t.state() == ThreadState::Waiting)
+                .count()
+                == 2
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while !idle() {
+            assert!(
+                Instant::now() < deadline,
+                "the pool's workers never went idle"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        (0..20)
+            .flat_map(|_| deadlock::check())
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    assert!(found.is_empty(), "an idle pool was reported: {found:#?}");
+    drop(pool);
+}

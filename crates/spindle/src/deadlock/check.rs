@@ -65,6 +65,8 @@ struct Node {
     waits: Option<(ThreadState, bool)>,
     /// Who must act before its wait ends; empty unless the wait is current and followed.
     holders: Vec<Holder>,
+    /// Its wait is for work, not for another thread (see `Waitable::idle`).
+    idle: bool,
 }
 
 /// Every live thread's wait, read one thread at a time.
@@ -79,9 +81,11 @@ impl Scan {
         let mut by_id = FxHashMap::default();
         for record in threads {
             let mut holders = Vec::new();
+            let mut idle = false;
             let waits = {
                 let edge = record.wait.lock();
                 edge.as_ref().map(|edge| {
+                    idle = edge.on().idle();
                     let followed = edge.followed();
                     if followed {
                         edge.on().holders(record.id, &mut holders);
@@ -100,6 +104,7 @@ impl Scan {
                 parking,
                 waits,
                 holders,
+                idle,
             });
         }
         Scan { nodes, by_id }
@@ -158,8 +163,9 @@ impl Scan {
         cycles
     }
 
-    /// A global stall: every non-daemon thread asleep in a queue without a timeout, and
-    /// nothing left that could wake one of them.
+    /// A global stall: every non-daemon thread asleep in a queue without a timeout, at
+    /// least one of them not merely an idle pool worker waiting for work, and nothing
+    /// left that could wake one of them.
     ///
     /// Seen from the threads spindle can see (the ones it started, and any other that
     /// has used it; a main thread that never did is invisible). Not a stall, so never
@@ -197,7 +203,8 @@ impl Scan {
                 .filter(|(_, counted)| *counted)
                 .map(|(n, _)| *n)
         };
-        if counted().next().is_none()
+        // Idle pool workers waiting for work are not stuck: a stall needs a thread that is.
+        if !counted().any(|n| !n.idle)
             || counted().any(|n| n.holders.iter().any(|h| !parked_ids.contains(&h.thread)))
         {
             return None;

@@ -351,6 +351,10 @@ impl Drop for Pool {
 
 /// An idle worker waits on its pool's queue.
 impl Waitable for Pool {
+    fn idle(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("work queue of {}", self.origin)
     }

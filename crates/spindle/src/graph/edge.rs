@@ -36,6 +36,13 @@ pub(crate) trait Waitable: Sync {
         false
     }
 
+    /// A wait for work, not for another thread's progress: an idle pool worker waiting for
+    /// the next task. Threads idle this way never make a stall by themselves (an idle
+    /// pool is not a deadlock); a stall must have at least one thread stuck otherwise.
+    fn idle(&self) -> bool {
+        false
+    }
+
     /// A wait that always ends in a moment, by construction: one on a primitive's internal
     /// state lock, held only for a few instructions and never across a wait. Searches for
     /// cycles and stalls do not follow it (its holder may, for instance, be about to park

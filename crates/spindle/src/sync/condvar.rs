@@ -191,6 +191,10 @@ impl Waitable for CondvarWait<'_> {
         self.on.transient()
     }
 
+    fn idle(&self) -> bool {
+        self.on.idle()
+    }
+
     /// The mutex's owner, if a notification it deferred will wake `waiter`.
     fn holders(&self, waiter: u64, out: &mut Vec<Holder>) {
         // An internal state lock is never held while its holder blocks: no cycle there.

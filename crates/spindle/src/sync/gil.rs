@@ -246,7 +246,7 @@ impl Gil {
         loop {
             if !self.is_held() && st.queue.front() == Some(&me) {
                 st.queue.pop_front();
-                self.become_holder(st, me, at);
+                self.take_in_wait(&scope, st, me, at);
                 wait::contended_acquire(&on, started);
                 return Ok(());
             }
@@ -271,10 +271,25 @@ impl Gil {
         self.holder.load(Ordering::Relaxed) != 0
     }
 
+    /// Becomes the holder from inside the wait `scope` (the GIL found free by the
+    /// thread itself, say after a timed sleep, not handed over by a waker): the wait is
+    /// retired first (see `WaitScope::satisfied`), so no search reads this thread waiting
+    /// for a GIL it holds.
+    fn take_in_wait(
+        &self,
+        scope: &WaitScope<'_>,
+        st: &mut State,
+        me: u64,
+        at: &'static Location<'static>,
+    ) {
+        scope.satisfied();
+        self.become_holder(st, me, at);
+    }
+
     fn become_holder(&self, st: &mut State, me: u64, at: &'static Location<'static>) {
         self.holder_at
             .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
-        self.holder.store(me, Ordering::Relaxed);
+        self.holder.store(me, Ordering::Release);
         st.switches += 1;
         self.drop_request.store(false, Ordering::Relaxed);
     }
@@ -329,7 +344,9 @@ impl Waitable for GilWait<'_> {
     }
 
     fn holders(&self, _waiter: u64, out: &mut Vec<Holder>) {
-        let holder = self.0.holder.load(Ordering::Relaxed);
+        // Acquire: pairs with `become_holder`'s store, made after the new holder's wait
+        // was retired (see `graph::current_holders`).
+        let holder = self.0.holder.load(Ordering::Acquire);
         if holder != 0 {
             let at = self.0.holder_at.load(Ordering::Relaxed);
             out.push(Holder::owner(
@@ -439,5 +456,39 @@ impl fmt::Debug for GilGuard<'_> {
         f.debug_struct("GilGuard")
             .field("gil", &self.gil.label)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11's rule, for the GIL's own loop: a thread that takes the GIL while its
+    /// wait is published (found free after a timed sleep) must not be read by `check()`
+    /// as waiting for the GIL it now holds. Seen once in 600 seeds of
+    /// `tests/deadlock_random.rs`; here the moment is made to happen.
+    #[test]
+    fn taking_the_gil_inside_its_wait_retires_the_wait_first() {
+        let gil = Gil::new();
+        let at = Location::caller();
+        let me = registry::current_id();
+        let on = GilWait(&gil);
+        let wait = Wait {
+            on: &on,
+            state: ThreadState::Blocked,
+            at,
+            check: true,
+        };
+        let scope = WaitScope::begin(&wait).expect("nobody holds it");
+        {
+            let mut st = gil.state.lock();
+            gil.take_in_wait(&scope, &mut st, me, at);
+        }
+        // The moment between being named the holder and ending the scope.
+        let found = crate::deadlock::check::check();
+        assert!(found.is_empty(), "{found:#?}");
+        drop(scope);
+        let mut st = gil.state.lock();
+        gil.release(&mut st);
     }
 }
