@@ -457,10 +457,62 @@ impl Hasher for PairHasher {
 /// acquisition, which is noted as held but sets no order.
 ///
 /// Kept small: once a thread has validated the chain of locks it holds with this one,
-/// this is a push and one cache lookup; a chain met for the first time goes through
-/// `record_new_orders`.
-#[inline(never)]
+/// this is a push and one cache lookup, in a leaf function of four arguments (so it
+/// saves no registers); anything else (a lock not yet interned, a stale stack, a chain
+/// met for the first time, more than `INLINE_HELD` locks held) goes to `acquired_slow`.
+#[inline]
 pub(crate) fn acquired(
+    lock: usize,
+    kind: &'static str,
+    label: &Label,
+    slot: &ClassSlot,
+    ordered: bool,
+    at: &'static Location<'static>,
+) {
+    if !acquired_fast(lock, slot, ordered, at) {
+        acquired_slow(lock, kind, label, slot, ordered, at);
+    }
+}
+
+/// `acquired`'s common case; `false` (having changed nothing) for any other.
+#[inline(never)]
+fn acquired_fast(
+    lock: usize,
+    slot: &ClassSlot,
+    ordered: bool,
+    at: &'static Location<'static>,
+) -> bool {
+    let node = slot.0.load(Ordering::Relaxed);
+    let epoch = EPOCH.load(Ordering::Acquire);
+    STACK
+        .try_with(|stack| {
+            let n = stack.len.get();
+            if node == 0 || stack.epoch.get() != epoch || n >= INLINE_HELD {
+                return false;
+            }
+            let before = stack.chain.get();
+            let chain = chain_after(before, node);
+            if ordered
+                && before != 0
+                && stack.recent[(chain % RECENT as u64) as usize].get() != chain
+            {
+                return false;
+            }
+            stack.inline.lock[n].set(lock);
+            stack.inline.node[n].set(node);
+            stack.inline.at[n].set(at);
+            stack.inline.chain_before[n].set(before);
+            stack.len.set(n + 1);
+            stack.chain.set(chain);
+            true
+        })
+        .unwrap_or(false)
+}
+
+/// `acquired`, for every case its fast path leaves (it changed nothing then).
+#[cold]
+#[inline(never)]
+fn acquired_slow(
     lock: usize,
     kind: &'static str,
     label: &Label,

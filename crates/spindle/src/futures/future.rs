@@ -377,27 +377,32 @@ impl<T> Promise<T> {
     }
 
     /// Cancels the future if the task has not started; `true` if it is cancelled.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))] // the cluster executor's
     pub(crate) fn try_cancel(&self) -> bool {
         self.core().cancel()
     }
 
     /// Whether the task has been started (and not yet finished).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))] // the cluster executor's
     pub(crate) fn is_running(&self) -> bool {
         self.core().is_running()
     }
 
     /// Whether the future is done (finished or cancelled).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))] // the cluster executor's
     pub(crate) fn is_done(&self) -> bool {
         self.core().is_done()
     }
 
     /// Whether the future was cancelled.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))] // the cluster executor's
     pub(crate) fn is_cancelled(&self) -> bool {
         self.core().is_cancelled()
     }
 
     /// Makes `cancel` what the future's `cancel` asks while the task has not started: for
     /// an executor whose tasks start elsewhere and are cancelled there.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))] // the cluster executor's
     pub(crate) fn set_remote_cancel(&self, cancel: super::hooks::RemoteCancel) {
         self.core().set_remote_cancel(cancel);
     }

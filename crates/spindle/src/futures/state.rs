@@ -871,6 +871,7 @@ impl<T> Core<T> {
     }
 
     /// Makes `cancel` the way `Future::cancel` asks while the task has not started.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))] // the cluster executor's
     pub(crate) fn set_remote_cancel(&self, cancel: super::hooks::RemoteCancel) {
         let mut g = self.lock();
         if stage(g.state()) == PENDING {
