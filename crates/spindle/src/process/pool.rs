@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::builder::ProcessPoolBuilder;
 use super::completion::{self, Completion};
-use super::dispatch;
+use super::dispatch::{self, Fill};
 use super::limits::{self, Part};
 use super::map::MapChunks;
 use super::registry::TaskHandle;
@@ -312,7 +312,7 @@ impl ProcessPoolExecutor {
             started: false,
             announce,
         };
-        {
+        let (writes, wake_timer) = {
             let mut st = self.shared.state.lock();
             if st.shutdown {
                 drop(st);
@@ -324,8 +324,12 @@ impl ProcessPoolExecutor {
                 return state::fail_all(vec![job], &why);
             }
             st.pending.push_back(job);
+            self.shared.dispatch(&mut st, Fill::Shallow)
+        };
+        if wake_timer {
+            self.shared.state.notify_all();
         }
-        self.shared.dispatch_and_write();
+        self.shared.write(writes);
     }
 
     /// Runs `task` on every item, `chunksize` 1: the results in input order, as

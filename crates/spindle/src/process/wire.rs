@@ -103,7 +103,8 @@ pub(crate) struct FrameBuf {
 impl FrameBuf {
     /// A frame holding `header`, ready for a body to be appended.
     pub(crate) fn new(header: &impl Serialize) -> FrameBuf {
-        FrameBuf::reuse(Vec::new(), header)
+        // Room for a task's name and a small argument: one allocation, not several.
+        FrameBuf::reuse(Vec::with_capacity(128), header)
     }
 
     /// As [`FrameBuf::new`], reusing `bytes`' allocation.
@@ -266,6 +267,14 @@ pub(crate) fn read_frame(
         });
     }
     Ok(())
+}
+
+/// The length of the frame at the start of `buffered` (without its prefix), if the
+/// whole frame is there and within `limit`.
+pub(crate) fn whole_frame(buffered: &[u8], limit: usize) -> Option<usize> {
+    let prefix = buffered.get(..PREFIX)?;
+    let len = u32::from_le_bytes(prefix.try_into().expect("PREFIX bytes")) as usize;
+    (len <= limit && buffered.len() - PREFIX >= len).then_some(len)
 }
 
 /// Reads until `buf` is full or the pipe ends; how many bytes arrived.
