@@ -46,8 +46,9 @@ const MAP_AHEAD_PER_WORKER: usize = 32;
 ///
 /// Any idle worker takes the next task, as from Python's one shared queue: no task
 /// waits while a worker is idle. To keep tiny tasks fast, a small task may be queued in
-/// a busy worker's pipe behind the task it runs; an idle worker takes such a task back
-/// before that worker starts it (see the [module docs](super#scheduling)).
+/// a busy worker's pipe behind the task it runs (many, while its tasks are quick); an
+/// idle worker takes such tasks back before that worker starts them (see the
+/// [module docs](super#scheduling)).
 ///
 /// Dropping the pool shuts it down as `shutdown(true, false)` does: it waits for the
 /// queued tasks, and every worker has exited and been reaped when the drop returns.

@@ -405,6 +405,21 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_frame_is_seen_only_when_all_of_it_is_buffered() {
+        let bytes = frame(&Reply::Done, &7u64);
+        let len = bytes.len() - PREFIX;
+        assert_eq!(whole_frame(&bytes, DEFAULT_MAX_FRAME), Some(len));
+        let mut two = bytes.clone();
+        two.extend_from_slice(&bytes);
+        assert_eq!(whole_frame(&two, DEFAULT_MAX_FRAME), Some(len), "the first");
+        for cut in 0..bytes.len() {
+            assert_eq!(whole_frame(&bytes[..cut], DEFAULT_MAX_FRAME), None, "{cut}");
+        }
+        // Over the limit: left for the reader, which reports it.
+        assert_eq!(whole_frame(&bytes, len - 1), None);
+    }
+
+    #[test]
     fn garbage_is_an_error_value() {
         let bytes = [3u8, 0, 0, 0, 0xff, 0xff, 0xff];
         let mut buf = Vec::new();
