@@ -257,6 +257,37 @@ fn a_quick_task_never_waits_behind_a_long_one_while_a_worker_is_idle() {
     );
 }
 
+/// A worker whose tasks are quick holds many requests at once (up to 16), so a long
+/// task in the middle of a burst of tiny ones has a pipeful of them queued behind it.
+/// The other worker must take back every one of them, oldest first, not only one: no
+/// task waits while a worker is idle.
+fn a_burst_strands_no_task_behind_a_long_one() {
+    let bound = Duration::from_secs(5);
+    let pool = ProcessPoolExecutor::new(2);
+    wait_for_workers(&pool, 2);
+    let before: Vec<_> = (0..300).map(|x| pool.submit(SQUARE, x)).collect();
+    let long = pool.submit(SLEEPS_MS, 20_000);
+    let after: Vec<_> = (0..300).map(|_| pool.submit(PID, ())).collect();
+    for (x, f) in (0..).zip(before) {
+        assert_eq!(
+            get_within(f, bound, "a task before the long one"),
+            Ok(x * x)
+        );
+    }
+    let ran_on: HashSet<u32> = (after.into_iter())
+        .map(|f| get_within(f, bound, "a task after the long one").unwrap())
+        .collect();
+    // Every task after the long one ran on the worker that is free: the other one has
+    // been running the long task since before they could start.
+    assert_eq!(ran_on.len(), 1, "{ran_on:?}");
+    assert!(!long.done());
+    pool.kill_workers(); // no 20 s wait for the drop
+    assert_eq!(
+        get(long).map_err(|e| e.worker_signal()),
+        Err(Some(libc::SIGKILL))
+    );
+}
+
 /// Issue 13, item 2: a worker's death was learned only from end-of-file on its pipe,
 /// which a forked child holding the pipe delays for as long as it lives.
 fn a_forked_child_does_not_hide_its_workers_death() {
@@ -426,6 +457,39 @@ fn taken_back_tasks_run_exactly_once() {
     assert_eq!(ran, 450);
 }
 
+/// Take-backs from the middle of a pipe never run a task twice, and never lose one:
+/// each round, one task in a burst of tiny ones is slower, with tiny ones queued
+/// behind it in a quick worker's pipe, which the other worker takes back, oldest
+/// first (or finds started). Every task creates its own file, which it cannot do twice.
+fn taken_back_from_a_deep_pipe_tasks_run_exactly_once() {
+    let dir = scratch("runs-once-deep");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = ProcessPoolExecutor::new(2);
+    wait_for_workers(&pool, 2);
+    let mut outcomes = Vec::new();
+    for round in 0..60u64 {
+        let slow = 3 + round % 11;
+        let futures: Vec<_> = (0..40u64)
+            .map(|i| {
+                let path = dir.join(format!("{round}-{i}"));
+                let us = if i == slow {
+                    2_000 + round % 5 * 500
+                } else {
+                    0
+                };
+                pool.submit(RUNS_ONCE, (path.to_string_lossy().into_owned(), us))
+            })
+            .collect();
+        outcomes.extend(futures.into_iter().map(|f| (round, get(f))));
+    }
+    let ran = std::fs::read_dir(&dir).unwrap().count();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (round, outcome) in &outcomes {
+        assert!(outcome.is_ok(), "round {round}: {outcome:?}");
+    }
+    assert_eq!(ran, 60 * 40);
+}
+
 /// Every 25th task aborts its worker, on a pool busy with tasks queued behind others:
 /// each aborting task fails with its signal, every other task succeeds, none is lost.
 fn aborting_workers_lose_no_other_task() {
@@ -573,6 +637,10 @@ const CASES: &[Case] = &[
         a_quick_task_never_waits_behind_a_long_one_while_a_worker_is_idle,
     ),
     (
+        "a_burst_strands_no_task_behind_a_long_one",
+        a_burst_strands_no_task_behind_a_long_one,
+    ),
+    (
         "a_forked_child_does_not_hide_its_workers_death",
         a_forked_child_does_not_hide_its_workers_death,
     ),
@@ -603,6 +671,10 @@ const CASES: &[Case] = &[
     (
         "taken_back_tasks_run_exactly_once",
         taken_back_tasks_run_exactly_once,
+    ),
+    (
+        "taken_back_from_a_deep_pipe_tasks_run_exactly_once",
+        taken_back_from_a_deep_pipe_tasks_run_exactly_once,
     ),
     (
         "aborting_workers_lose_no_other_task",

@@ -228,6 +228,50 @@ fn a_workers_queued_tasks_start_when_it_gets_to_them() {
     }
 }
 
+fn a_quick_workers_batched_replies_are_heard_in_order() {
+    // Tiny traced tasks on one worker: it holds many requests at once, and its
+    // supervisor reads their replies (a `Started` notice, then the result, for each)
+    // many at a time; each task must still be heard to start after the one before it
+    // finished, and to finish after it started.
+    let recorder = Recorder::start();
+    let pool = ProcessPoolExecutor::new(1);
+    let futures: Vec<_> = (0..500).map(|x| pool.submit(SQUARE, x)).collect();
+    let ids: Vec<u64> = futures.iter().map(Future::task_id).collect();
+    for (x, f) in (0..).zip(futures) {
+        assert_eq!(get(f), Ok(x * x));
+    }
+    recorder.stop();
+    drop(pool);
+
+    let events = recorder.events();
+    let heard = by_task(&events);
+    for &id in &ids {
+        assert_traced_once(&heard, id, SQUARE.name(), true);
+    }
+    // The order the one supervisor heard them in (a recording keeps one thread's
+    // events in order, even at one instant): start, finish, start, finish, ...
+    let order: Vec<(u64, bool)> = (events.iter())
+        .filter_map(|e| match e.kind {
+            EventKind::TaskStarted { task } => Some((task, true)),
+            EventKind::TaskFinished { task, .. } => Some((task, false)),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(u64, bool)> = ids
+        .iter()
+        .flat_map(|&id| [(id, true), (id, false)])
+        .collect();
+    if let Some(i) = (0..expected.len()).find(|&i| order.get(i) != Some(&expected[i])) {
+        panic!(
+            "heard {:?} where {:?} was due (task ids {}..)",
+            order.get(i.saturating_sub(2)..(i + 3).min(order.len())),
+            &expected[i.saturating_sub(2)..(i + 3).min(expected.len())],
+            ids[0]
+        );
+    }
+    assert_eq!(order.len(), expected.len());
+}
+
 fn untraced_tasks_cost_no_start_notice_and_still_run() {
     // Submitted before the recording starts: not announced, and finished as usual
     // (a finish without a start, as for a thread-pool task older than the recording).
@@ -258,6 +302,10 @@ const CASES: &[Case] = &[
     (
         "a_workers_queued_tasks_start_when_it_gets_to_them",
         a_workers_queued_tasks_start_when_it_gets_to_them,
+    ),
+    (
+        "a_quick_workers_batched_replies_are_heard_in_order",
+        a_quick_workers_batched_replies_are_heard_in_order,
     ),
     (
         "untraced_tasks_cost_no_start_notice_and_still_run",

@@ -38,9 +38,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-/// Entries in the ring: far more than a worker ever holds (the request it runs, one
-/// queued behind it, and a few taken back and not yet read past).
-const RING: u64 = 64;
+/// Entries in the ring: at least as many as the frames in a worker's pipe not yet read
+/// past (the requests it holds, and those taken back before it ran dry; see
+/// `dispatch.rs`, which checks this at compile time).
+pub(crate) const RING: u64 = 64;
 /// The size of the shared page.
 const PAGE: usize = 4096;
 

@@ -5,36 +5,65 @@
 //!
 //! A queued job goes to an idle worker first. When every worker is up and busy, a job
 //! whose frame is small ([`PIPELINED_FRAME_MAX`]) is queued in the pipe of a worker
-//! behind the task it runs ([`PIPELINE_DEPTH`]), so that the worker never waits for
-//! the pool between two tasks (tiny tasks run at the speed of the pipe). A job queued
-//! that way can be stranded behind a long task; so whenever a worker is idle and the
-//! queue is empty, the pool takes such a job back (revoking it on the busy worker's
-//! claim page, which the worker checks before it starts a request) and gives it to the
-//! idle worker. The revocation either wins, and the busy worker skips the request, or
-//! loses because the busy worker has just started it: a task never runs twice, and
-//! never waits while a worker is idle.
+//! behind the task it runs, so that the worker never waits for the pool between two
+//! tasks. How many a worker holds depends on its pace: one behind the running task,
+//! and up to [`PIPELINE_DEPTH`] requests in all while its tasks take less than
+//! [`QUICK_TASK`] each, so that tiny tasks run at the speed of the pipe (a worker
+//! reads many requests in one read, and its supervisor, reading many replies at once,
+//! sends as many new requests in one write), while longer tasks stay in the queue,
+//! where they can still be cancelled (Python's pool, too, hands its workers only one
+//! task more than they run: the futures in its call queue are running and cannot be
+//! cancelled; the rest can). A job queued behind a running task can be
+//! stranded behind a long task; so whenever a worker is idle and the queue is empty,
+//! the pool takes the oldest such job back (revoking it on the busy worker's claim
+//! page, which the worker checks before it starts a request) and gives it to the idle
+//! worker. The revocation either wins, and the busy worker skips the request, or loses
+//! because the busy worker has just started it: a task never runs twice, and never
+//! waits while a worker is idle.
 //!
 //! A worker a request was taken back from is sent nothing more behind its running task
-//! until it has run dry, which bounds the skipped frames left in its pipe.
+//! until it has run dry, which bounds the skipped frames left in its pipe: fewer than
+//! `PIPELINE_DEPTH`, so that the frames in a pipe never outnumber the claim ring.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::state::{self, InFlight, Job, Shared, State, Writes};
+use super::claims;
+use super::state::{self, InFlight, Job, Live, Shared, State, Writes};
 use crate::futures::TaskError;
 
-/// Requests a worker holds at once: the running one and the next.
-const PIPELINE_DEPTH: usize = 2;
-/// The largest frame queued behind a running task (it must fit in the socket's buffer
-/// at once, or its writer would wait for the task before it).
+/// Requests a quick worker holds at once: the running one and those queued behind it.
+const PIPELINE_DEPTH: usize = 16;
+/// Requests any other worker holds at once: the running one and the next.
+const PIPELINE_SHALLOW: usize = 2;
+/// A worker whose last replies came this soon after each other (or after the request
+/// became the one it runs) is quick.
+const QUICK_TASK: Duration = Duration::from_millis(1);
+/// The largest frame queued behind a running task (all a worker holds must fit in the
+/// socket's buffer at once, or its writer would wait for the task before them).
 const PIPELINED_FRAME_MAX: usize = 2048;
+
+// Frames not yet read in a pipe: those a worker holds, and fewer than as many skipped
+// ones left from before it ran dry. Each has its own entry in the claim ring.
+const _: () = assert!(2 * PIPELINE_DEPTH as u64 <= claims::RING);
+
+/// How far [`Shared::dispatch`] fills the pipes of busy workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fill {
+    /// One request behind the running one: for a thread that submits a task, which
+    /// would write it alone; the worker's supervisor fills the rest in batches.
+    Shallow,
+    /// As many as the worker's pace allows: for its supervisor, which has just read a
+    /// batch of replies and writes the requests that replace them at once.
+    ToPace,
+}
 
 impl Shared {
     /// Moves queued jobs into workers with room, takes stranded jobs back for idle
     /// workers, and closes the pipes of workers that are done (shutdown,
     /// `max_tasks_per_child`). Returns what to write and whether the timer must
     /// re-plan.
-    pub(crate) fn dispatch(&self, st: &mut State) -> (Writes, bool) {
+    pub(crate) fn dispatch(&self, st: &mut State, fill: Fill) -> (Writes, bool) {
         let now = Instant::now();
         let mut claimed = Vec::new();
         let mut wake_timer = false;
@@ -43,7 +72,7 @@ impl Shared {
                 break;
             }
             let len = st.pending.front().expect("not empty").frame.len();
-            let Some(index) = self.pick_slot(st, len) else {
+            let Some(index) = self.pick_slot(st, len, fill) else {
                 break;
             };
             let mut job = st.pending.pop_front().expect("just seen");
@@ -79,7 +108,7 @@ impl Shared {
 
     /// The worker that takes a frame of `len` bytes: an idle one, else (every worker
     /// being up) one whose pipe has room behind its running task.
-    fn pick_slot(&self, st: &State, len: usize) -> Option<usize> {
+    fn pick_slot(&self, st: &State, len: usize, fill: Fill) -> Option<usize> {
         let max_tasks = self.limits.max_tasks();
         // Queue behind a running task only when every worker is up and busy: a worker
         // starting now would otherwise sit idle while the task waits in another's pipe.
@@ -93,16 +122,16 @@ impl Shared {
                     && (live.in_flight.is_empty()
                         || (may_queue
                             && !live.took_back
-                            && live.in_flight.len() < PIPELINE_DEPTH
+                            && live.in_flight.len() < live.holds_at_most(fill)
                             && len <= PIPELINED_FRAME_MAX))
             })
             .min_by_key(|(_, live)| live.in_flight.len())
             .map(|(i, _)| i)
     }
 
-    /// If a worker is idle, takes back a job queued behind another worker's running
-    /// task (one that worker has not started) and puts it at the head of the queue;
-    /// true if it did.
+    /// If a worker is idle, takes back the oldest job queued behind another worker's
+    /// running task (one that worker has not started) and puts it at the head of the
+    /// queue; true if it did.
     fn take_back_for_idle(&self, st: &mut State) -> bool {
         let max_tasks = self.limits.max_tasks();
         let idle = st
@@ -114,17 +143,16 @@ impl Shared {
             return false;
         }
         for live in st.slots.iter_mut().flatten() {
-            if live.in_flight.len() < 2 {
-                continue;
-            }
-            let Some(InFlight::Task { seq, .. }) = live.in_flight.back() else {
+            // Behind the head: a request its worker started meanwhile cannot be
+            // revoked, and the one after it is then the oldest not started.
+            let claims = &live.claims;
+            let Some(index) = (1..live.in_flight.len()).find(|&i| {
+                matches!(&live.in_flight[i], InFlight::Task { seq, .. } if claims.revoke(*seq))
+            }) else {
                 continue;
             };
-            if !live.claims.revoke(*seq) {
-                continue; // its worker has just started it
-            }
-            let Some(InFlight::Task { job, .. }) = live.in_flight.pop_back() else {
-                unreachable!("seen just above");
+            let Some(InFlight::Task { job, .. }) = live.in_flight.remove(index) else {
+                unreachable!("revoked just above");
             };
             live.sent -= 1;
             live.took_back = true;
@@ -153,7 +181,7 @@ impl Shared {
                     let taken = live.write_failed();
                     let cancelled = resend(&mut st, taken);
                     self.close_if_done(&mut st, w.slot);
-                    let (more, wake_timer) = self.dispatch(&mut st);
+                    let (more, wake_timer) = self.dispatch(&mut st, Fill::ToPace);
                     drop(st);
                     cancel_sent(cancelled);
                     if wake_timer {
@@ -178,12 +206,33 @@ impl Shared {
     pub(crate) fn dispatch_and_write(&self) {
         let (writes, wake_timer) = {
             let mut st = self.state.lock();
-            self.dispatch(&mut st)
+            self.dispatch(&mut st, Fill::ToPace)
         };
         if wake_timer {
             self.state.notify_all();
         }
         self.write(writes);
+    }
+}
+
+// A worker's pace, which sets how many requests it holds.
+impl Live {
+    /// Learns the worker's pace from `replies` replies that came at `now`, the first
+    /// answering its head request: before the head changes.
+    pub(crate) fn paced(&mut self, replies: usize, now: Instant) {
+        if let Some(since) = self.head_since
+            && replies > 0
+        {
+            self.quick = now.saturating_duration_since(since) < QUICK_TASK * replies as u32;
+        }
+    }
+
+    /// How many requests the worker may hold: many while its tasks are quick.
+    fn holds_at_most(&self, fill: Fill) -> usize {
+        match fill {
+            Fill::ToPace if self.quick => PIPELINE_DEPTH,
+            _ => PIPELINE_SHALLOW,
+        }
     }
 }
 

@@ -61,13 +61,17 @@
 //!
 //! Any idle worker takes the next task, as from Python's one shared queue: no task
 //! waits while a worker is idle. So that tiny tasks run at the speed of the pipe, a
-//! small task may also be queued in a busy worker's pipe, behind the task it runs; if
-//! another worker becomes idle first, it takes that task back before the busy worker
-//! starts it. Pool and worker agree on this without a message, on a page of memory
-//! they share (see `claims.rs`): a task is either started by the worker it was sent to
-//! or taken back, never both, so it never runs twice. Between tasks, the readers of
-//! the pipes look again for a few microseconds before they sleep (less when the
-//! machine is busy), so that a round trip rarely pays for waking a sleeping core.
+//! small task may also be queued in a busy worker's pipe, behind the task it runs: one,
+//! or up to 15 while the worker's tasks take less than a millisecond each, so that it
+//! reads many requests at once and the pool reads many of its replies at once. If
+//! another worker becomes idle first, it takes such tasks back, oldest first, before
+//! the busy worker starts them. Pool and worker agree on this without a message, on a
+//! page of memory they share (see `claims.rs`): a task is either started by the worker
+//! it was sent to or taken back, never both, so it never runs twice. A task queued in
+//! a pipe counts as running (as one in Python's call queue does): it can no longer be
+//! cancelled. Between tasks, the readers of the pipes look again for a few
+//! microseconds before they sleep (less when the machine is busy), so that a round
+//! trip rarely pays for waking a sleeping core.
 //!
 //! # Faults, each contained
 //!

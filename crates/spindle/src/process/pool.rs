@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::builder::ProcessPoolBuilder;
 use super::completion::{self, Completion};
-use super::dispatch;
+use super::dispatch::{self, Fill};
 use super::limits::{self, Part};
 use super::map::MapChunks;
 use super::registry::TaskHandle;
@@ -46,8 +46,9 @@ const MAP_AHEAD_PER_WORKER: usize = 32;
 ///
 /// Any idle worker takes the next task, as from Python's one shared queue: no task
 /// waits while a worker is idle. To keep tiny tasks fast, a small task may be queued in
-/// a busy worker's pipe behind the task it runs; an idle worker takes such a task back
-/// before that worker starts it (see the [module docs](super#scheduling)).
+/// a busy worker's pipe behind the task it runs (many, while its tasks are quick); an
+/// idle worker takes such tasks back before that worker starts them (see the
+/// [module docs](super#scheduling)).
 ///
 /// Dropping the pool shuts it down as `shutdown(true, false)` does: it waits for the
 /// queued tasks, and every worker has exited and been reaped when the drop returns.
@@ -312,7 +313,7 @@ impl ProcessPoolExecutor {
             started: false,
             announce,
         };
-        {
+        let (writes, wake_timer) = {
             let mut st = self.shared.state.lock();
             if st.shutdown {
                 drop(st);
@@ -324,8 +325,12 @@ impl ProcessPoolExecutor {
                 return state::fail_all(vec![job], &why);
             }
             st.pending.push_back(job);
+            self.shared.dispatch(&mut st, Fill::Shallow)
+        };
+        if wake_timer {
+            self.shared.state.notify_all();
         }
-        self.shared.dispatch_and_write();
+        self.shared.write(writes);
     }
 
     /// Runs `task` on every item, `chunksize` 1: the results in input order, as

@@ -16,8 +16,14 @@ use std::time::{Duration, Instant};
 /// A yield that takes longer than this gave the CPU to another program for a time
 /// slice (the pool's own threads give it back within tens of microseconds).
 const SLOW_YIELD: Duration = Duration::from_micros(250);
-/// How long a reader stops spinning once it saw the machine busy.
-const BUSY_REST: Duration = Duration::from_millis(20);
+/// A frame that came within this many times the longest budget was prompt: looking
+/// again for it pays. (A reader whose budget was cut sleeps, and waking it makes even
+/// a prompt frame late: judged by the budget alone, one late frame would cut the
+/// budget for good.)
+const PROMPT: u32 = 4;
+/// How long a reader stops spinning once it saw the machine busy (the pool's own
+/// threads can make a yield slow too, in a burst of tasks: the rest is brief).
+const BUSY_REST: Duration = Duration::from_millis(2);
 
 /// What one reader learned about its waits.
 pub(crate) struct Spinner {
@@ -64,7 +70,7 @@ impl Spinner {
         if wait.busy {
             self.rest_until = Some(now + BUSY_REST);
         }
-        self.budget = if now - wait.began <= self.max {
+        self.budget = if now - wait.began <= self.max * PROMPT {
             self.max
         } else {
             self.budget / 2

@@ -90,6 +90,12 @@ pub(crate) struct Live {
     /// A request was taken back from this worker's pipe: nothing is queued behind its
     /// running task until it has run dry (which bounds the skipped frames in its pipe).
     pub(crate) took_back: bool,
+    /// When the request at the head of `in_flight` became the one the worker runs (or
+    /// next runs).
+    pub(crate) head_since: Option<Instant>,
+    /// Its tasks have been taking less than a millisecond each: it may hold more
+    /// requests (see [`dispatch`](super::dispatch)).
+    pub(crate) quick: bool,
     outbox: Vec<Frame>,
     writing: bool,
 }
@@ -109,6 +115,8 @@ impl Live {
             deadline: None,
             stopped: None,
             took_back: false,
+            head_since: None,
+            quick: false,
             outbox: Vec::new(),
             writing: false,
         }
@@ -137,6 +145,7 @@ impl Live {
     /// Starts the head task's clock (it has just become the one the worker runs): from
     /// when the worker started it, if it has.
     pub(crate) fn start_head(&mut self, now: Instant) {
+        self.head_since = Some(now);
         self.deadline = match self.in_flight.front() {
             Some(InFlight::Task { seq, job, .. }) => {
                 job.timeout.map(|t| match self.claims.phase(*seq) {

@@ -21,7 +21,7 @@
 //! The supervisor is also the thread that forks its workers, and it outlives each of
 //! them: Linux delivers the parent-death signal when the forking *thread* ends.
 
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
 use std::process::Child;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use super::channel::{ExitWatch, Replies, Requests};
 use super::claims::{Claims, Phase};
 use super::completion;
-use super::dispatch;
+use super::dispatch::{self, Fill};
 use super::limits::{self, Part};
 use super::spawn::{self, SpawnConfig, WorkerProcess};
 use super::state::{self, InFlight, Live, Shared, State, Stop, Writes};
@@ -216,7 +216,7 @@ fn install(
         }
     }
     st.slots[slot] = Some(live);
-    let (more, wake_timer) = shared.dispatch(&mut st);
+    let (more, wake_timer) = shared.dispatch(&mut st, Fill::ToPace);
     drop(st);
     if wake_timer {
         shared.state.notify_all();
@@ -265,97 +265,229 @@ fn reap(child: &mut Child) -> (String, bool) {
 type ReplyStream = BufReader<Replies>;
 
 /// Reads replies until the worker ends or breaks the protocol.
+///
+/// Replies are taken in batches: one read (which waits), then every whole frame
+/// already buffered behind it. A batch is settled under one lock, where it frees as
+/// many places in the worker's pipe, and the new requests that fill them go out in one
+/// write before the batch's futures complete (the worker runs on meanwhile).
 fn read_replies(
     shared: &Shared,
     slot: usize,
     pid: u32,
     mut replies: ReplyStream,
-    mut frame: Vec<u8>,
+    first: Vec<u8>,
 ) -> End {
     let thread_name = format!("process worker {slot} (pid {pid})");
+    let mut batch = Batch::new(first);
+    let mut heard = Vec::new();
     loop {
-        match wire::read_frame(&mut replies, &mut frame, shared.limits.max_frame) {
-            Ok(()) => replies.get_mut().frame_read(),
+        match batch.read(&mut replies, shared.limits.max_frame) {
+            Ok(()) => {}
             Err(FrameError::Closed | FrameError::Io(_)) => return End::Closed,
             Err(e) => return protocol(e),
         }
-        let (reply, body) = match wire::split::<Reply<'_>>(&frame) {
-            Ok(parts) => parts,
-            Err(e) => return protocol(e),
-        };
-        match reply {
-            Reply::Ready => return protocol(FrameError::Garbage("a second Ready".into())),
-            Reply::Started => match announced(shared, slot) {
-                Some(task) => {
-                    trace::emit(|| EventKind::TaskStarted { task });
-                    continue;
-                }
-                None => {
-                    let why = "a Started reply to no task that asked for one";
-                    return protocol(FrameError::Garbage(why.into()));
-                }
-            },
-            _ => {}
-        }
-        let (head, writes, wake_timer) = {
+        let (writes, wake_timer, broken) = {
             let mut st = shared.state.lock();
             let live = st.slots[slot].as_mut().expect("a supervisor's own slot");
-            let Some(head) = live.in_flight.pop_front() else {
-                drop(st);
-                return protocol(FrameError::Garbage("a reply to no request".into()));
-            };
-            if live.in_flight.is_empty() {
-                live.took_back = false;
+            let broken = match_replies(live, &batch, &mut heard);
+            let popped = (heard.iter())
+                .filter(|h| matches!(h, Heard::Reply { .. }))
+                .count();
+            if popped == 0 || broken.is_some() {
+                // No new requests for a worker that broke the protocol: it is about
+                // to be stopped, and what it holds and never started goes to others.
+                (Writes::one(None), false, broken)
+            } else {
+                if live.in_flight.is_empty() {
+                    live.took_back = false;
+                }
+                let now = Instant::now();
+                live.paced(popped, now);
+                live.start_head(now);
+                let wake = state::needs_timer(live.deadline, st.timer_wake);
+                let (writes, more_wake) = shared.dispatch(&mut st, Fill::ToPace);
+                (writes, wake || more_wake, broken)
             }
-            live.start_head(Instant::now());
-            let wake = state::needs_timer(live.deadline, st.timer_wake);
-            let (writes, more_wake) = shared.dispatch(&mut st);
-            (head, writes, wake || more_wake)
         };
         if wake_timer {
             shared.state.notify_all();
         }
         shared.write(writes);
-        let completion = match head {
-            InFlight::Init { .. } => match reply {
-                Reply::Done => continue,
-                Reply::Panicked { message } | Reply::Failed { message } => {
-                    return End::InitFailed(format!("the worker initializer failed: {message}"));
+        let mut end = None;
+        for h in heard.drain(..) {
+            let outcome = match h {
+                Heard::Started(task) => {
+                    trace::emit(|| EventKind::TaskStarted { task });
+                    continue;
                 }
-                _ => {
-                    let why = "the initializer's reply is not Done";
-                    return End::InitFailed(format!("the worker initializer failed: {why}"));
+                Heard::Reply { frame, head } => {
+                    let (reply, body) = wire::split::<Reply<'_>>(batch.frame(frame))
+                        .expect("split before, under the lock");
+                    answer(shared, &thread_name, head, reply, body)
                 }
-            },
-            InFlight::Task { job, .. } => job.completion,
-        };
-        match reply {
-            Reply::Done => {
-                if let Err(why) = completion.deliver(body) {
-                    return End::Protocol(why);
-                }
+            };
+            if let Err(why) = outcome {
+                end.get_or_insert(why);
             }
-            Reply::Panicked { message } => {
-                let panicked = Panicked::new(message.to_owned(), thread_name.clone());
-                completion.fail_running(TaskError::Panicked(panicked));
+        }
+        if let Some(end) = end.or(broken) {
+            return end;
+        }
+        batch.trim();
+    }
+}
+
+/// Replies read at once, at most.
+const BATCH_MAX: usize = 64;
+/// A frame buffer larger than this is not kept for the next batch.
+const KEEP_FRAME: usize = 1 << 20;
+
+/// Whole reply frames read at once, without their length prefix.
+struct Batch {
+    /// The buffers, kept from batch to batch; the first `len` hold this batch.
+    frames: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl Batch {
+    /// A batch holding `first` (the worker's `Ready`, already handled), so that its
+    /// buffer is reused.
+    fn new(first: Vec<u8>) -> Batch {
+        Batch {
+            frames: vec![first],
+            len: 0,
+        }
+    }
+
+    fn frame(&self, index: usize) -> &[u8] {
+        &self.frames[index]
+    }
+
+    /// Reads the next frame (waiting for it), then every whole frame already buffered.
+    fn read(&mut self, replies: &mut ReplyStream, max_frame: usize) -> Result<(), FrameError> {
+        self.len = 0;
+        wire::read_frame(replies, self.next_buffer(), max_frame)?;
+        replies.get_mut().frame_read();
+        self.len = 1;
+        while self.len < BATCH_MAX {
+            let buffered = replies.buffer();
+            let Some(len) = wire::whole_frame(buffered, max_frame) else {
+                break;
+            };
+            let frame = &buffered[wire::PREFIX..wire::PREFIX + len];
+            let buffer = self.next_buffer();
+            buffer.clear();
+            buffer.extend_from_slice(frame);
+            replies.consume(wire::PREFIX + len);
+            replies.get_mut().frame_read();
+            self.len += 1;
+        }
+        Ok(())
+    }
+
+    fn next_buffer(&mut self) -> &mut Vec<u8> {
+        if self.frames.len() == self.len {
+            self.frames.push(Vec::new());
+        }
+        &mut self.frames[self.len]
+    }
+
+    /// Lets go of buffers a large frame left large.
+    fn trim(&mut self) {
+        for frame in &mut self.frames {
+            if frame.capacity() > KEEP_FRAME {
+                *frame = Vec::new();
             }
-            Reply::Failed { message } => {
-                completion.fail_running(completion::worker_refused(message));
-            }
-            Reply::ResultTooLarge => {
-                let limit = shared.limits.max_frame;
-                completion.fail_running(limits::too_large(Part::Result, limit));
-            }
-            Reply::Ready | Reply::Started => unreachable!("handled before taking the head"),
         }
     }
 }
 
-/// The task the worker in `slot` has just started, if it is one whose `Started` reply
-/// was asked for and not yet heard (a worker never sends one unasked).
-fn announced(shared: &Shared, slot: usize) -> Option<u64> {
-    let mut st = shared.state.lock();
-    let live = st.slots[slot].as_mut().expect("a supervisor's own slot");
+/// What one reply of a batch says, matched with the request it answers under the lock.
+enum Heard {
+    /// The worker started this traced task.
+    Started(u64),
+    /// Frame `frame` of the batch answers `head`, taken out of the worker's in-flight
+    /// list.
+    Reply { frame: usize, head: InFlight },
+}
+
+/// Matches the batch's replies, in order, with the requests they answer (into
+/// `heard`); the end, if a frame breaks the protocol (the frames before it are
+/// matched, none after).
+fn match_replies(live: &mut Live, batch: &Batch, heard: &mut Vec<Heard>) -> Option<End> {
+    for frame in 0..batch.len {
+        let reply = match wire::split::<Reply<'_>>(batch.frame(frame)) {
+            Ok((reply, _)) => reply,
+            Err(e) => return Some(protocol(e)),
+        };
+        match reply {
+            Reply::Ready => return Some(protocol(FrameError::Garbage("a second Ready".into()))),
+            Reply::Started => match announced(live) {
+                Some(task) => heard.push(Heard::Started(task)),
+                None => {
+                    let why = "a Started reply to no task that asked for one";
+                    return Some(protocol(FrameError::Garbage(why.into())));
+                }
+            },
+            _ => match live.in_flight.pop_front() {
+                Some(head) => heard.push(Heard::Reply { frame, head }),
+                None => {
+                    let why = "a reply to no request";
+                    return Some(protocol(FrameError::Garbage(why.into())));
+                }
+            },
+        }
+    }
+    None
+}
+
+/// Settles the request `head` with its `reply`: the end, if the reply ends the worker
+/// (its initializer failed, or a result does not decode).
+fn answer(
+    shared: &Shared,
+    thread_name: &str,
+    head: InFlight,
+    reply: Reply<'_>,
+    body: &[u8],
+) -> Result<(), End> {
+    let completion = match head {
+        InFlight::Init { .. } => {
+            return match reply {
+                Reply::Done => Ok(()),
+                Reply::Panicked { message } | Reply::Failed { message } => Err(End::InitFailed(
+                    format!("the worker initializer failed: {message}"),
+                )),
+                _ => {
+                    let why = "the initializer's reply is not Done";
+                    Err(End::InitFailed(format!(
+                        "the worker initializer failed: {why}"
+                    )))
+                }
+            };
+        }
+        InFlight::Task { job, .. } => job.completion,
+    };
+    match reply {
+        Reply::Done => completion.deliver(body).map_err(End::Protocol)?,
+        Reply::Panicked { message } => {
+            let panicked = Panicked::new(message.to_owned(), thread_name.to_owned());
+            completion.fail_running(TaskError::Panicked(panicked));
+        }
+        Reply::Failed { message } => {
+            completion.fail_running(completion::worker_refused(message));
+        }
+        Reply::ResultTooLarge => {
+            let limit = shared.limits.max_frame;
+            completion.fail_running(limits::too_large(Part::Result, limit));
+        }
+        Reply::Ready | Reply::Started => unreachable!("not matched with a request"),
+    }
+    Ok(())
+}
+
+/// The task the worker has just started, if it is one whose `Started` reply was asked
+/// for and not yet heard (a worker never sends one unasked).
+fn announced(live: &mut Live) -> Option<u64> {
     match live.in_flight.front_mut() {
         Some(InFlight::Task { job, .. }) if job.announce => {
             job.announce = false;

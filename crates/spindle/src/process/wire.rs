@@ -103,7 +103,8 @@ pub(crate) struct FrameBuf {
 impl FrameBuf {
     /// A frame holding `header`, ready for a body to be appended.
     pub(crate) fn new(header: &impl Serialize) -> FrameBuf {
-        FrameBuf::reuse(Vec::new(), header)
+        // Room for a task's name and a small argument: one allocation, not several.
+        FrameBuf::reuse(Vec::with_capacity(128), header)
     }
 
     /// As [`FrameBuf::new`], reusing `bytes`' allocation.
@@ -268,6 +269,14 @@ pub(crate) fn read_frame(
     Ok(())
 }
 
+/// The length of the frame at the start of `buffered` (without its prefix), if the
+/// whole frame is there and within `limit`.
+pub(crate) fn whole_frame(buffered: &[u8], limit: usize) -> Option<usize> {
+    let prefix = buffered.get(..PREFIX)?;
+    let len = u32::from_le_bytes(prefix.try_into().expect("PREFIX bytes")) as usize;
+    (len <= limit && buffered.len() - PREFIX >= len).then_some(len)
+}
+
 /// Reads until `buf` is full or the pipe ends; how many bytes arrived.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, FrameError> {
     let mut filled = 0;
@@ -393,6 +402,21 @@ mod tests {
         ));
         let err = read_frame(&mut &[][..], &mut buf, DEFAULT_MAX_FRAME).unwrap_err();
         assert!(matches!(err, FrameError::Closed));
+    }
+
+    #[test]
+    fn a_whole_frame_is_seen_only_when_all_of_it_is_buffered() {
+        let bytes = frame(&Reply::Done, &7u64);
+        let len = bytes.len() - PREFIX;
+        assert_eq!(whole_frame(&bytes, DEFAULT_MAX_FRAME), Some(len));
+        let mut two = bytes.clone();
+        two.extend_from_slice(&bytes);
+        assert_eq!(whole_frame(&two, DEFAULT_MAX_FRAME), Some(len), "the first");
+        for cut in 0..bytes.len() {
+            assert_eq!(whole_frame(&bytes[..cut], DEFAULT_MAX_FRAME), None, "{cut}");
+        }
+        // Over the limit: left for the reader, which reports it.
+        assert_eq!(whole_frame(&bytes, len - 1), None);
     }
 
     #[test]
