@@ -24,7 +24,7 @@ const REPEATS: usize = 4;
 /// the CPU-bound case `CPU_RUNS` times.
 const ROUNDS: usize = 2;
 const TINY_RUNS: usize = 5;
-const CPU_RUNS: usize = 2;
+const CPU_RUNS: usize = 4;
 
 spindle::task! {
     const ADD_ONE = fn add_one(x: u64) -> u64 { x + 1 }
