@@ -269,25 +269,50 @@ fn priority_that_needs_privileges_is_refused_with_permission_denied() {
         return;
     }
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().unwrap();
-    let command = || {
-        let mut c = std::process::Command::new(&exe);
-        c.args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-            .env("SPINDLE_TEST_CHILD", TEST);
-        c
-    };
     // SAFETY: geteuid only reads this process's user id.
     let root = unsafe { libc::geteuid() } == 0;
-    let out = if root {
-        command().uid(65534).gid(65534).output()
-    } else {
-        command().output()
+    // As `nobody`, the test binary must be reachable: a checkout inside a private
+    // directory (a 0700 temp dir, a home) is not, so the child runs a copy in /tmp.
+    let copy = root.then(RunnableCopy::new);
+    let exe = match &copy {
+        Some(copy) => copy.0.clone(),
+        None => std::env::current_exe().unwrap(),
+    };
+    let mut command = std::process::Command::new(&exe);
+    command
+        .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+        .env("SPINDLE_TEST_CHILD", TEST)
+        .current_dir("/");
+    if root {
+        command.uid(65534).gid(65534);
     }
-    .expect("the test binary ran again as a child");
+    let out =
+        (command.output()).unwrap_or_else(|e| panic!("running {} as a child: {e}", exe.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stdout.contains("child done"),
         "child failed (it needs to run without CAP_SYS_NICE):\n{stdout}\n{stderr}"
     );
+}
+
+/// A copy of this test binary that any user may run, removed when dropped.
+struct RunnableCopy(std::path::PathBuf);
+
+impl RunnableCopy {
+    fn new() -> RunnableCopy {
+        use std::os::unix::fs::PermissionsExt;
+        let to = std::path::PathBuf::from(format!("/tmp/spindle-thread-os-{}", std::process::id()));
+        let exe = std::env::current_exe().unwrap();
+        std::fs::copy(&exe, &to)
+            .unwrap_or_else(|e| panic!("copying {} to {}: {e}", exe.display(), to.display()));
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
+        RunnableCopy(to)
+    }
+}
+
+impl Drop for RunnableCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

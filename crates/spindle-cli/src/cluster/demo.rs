@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use spindle::cluster::ClusterExecutor;
 use spindle::futures::Future;
 
+use super::child;
 use super::local_redis::{INSTALL_HINT, LocalRedis, NoServer};
 
 spindle::task! {
@@ -189,7 +190,7 @@ struct Worker {
 
 impl Worker {
     fn start(options: &DemoOptions, url: &str) -> Result<Worker, String> {
-        let child = Command::new(&options.worker_program)
+        let child = child::owned_by_this_thread(&mut Command::new(&options.worker_program))
             .arg("__cluster-worker")
             .args(["--url", url, "--pool", POOL, "--processes", "2"])
             .arg("--lease-ms")

@@ -1,10 +1,12 @@
 //! A throwaway `redis-server` on a free loopback port, persistence off, in a temporary
-//! directory; killed and removed when dropped.
+//! directory; killed and removed when dropped (or when the thread that started it ends).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::child;
 
 /// How to get `redis-server` when it is missing.
 pub const INSTALL_HINT: &str = "apt-get install redis-server (Debian, Ubuntu)";
@@ -33,7 +35,7 @@ impl LocalRedis {
                 .and_then(|l| l.local_addr())
                 .map_err(|e| NoServer::Failed(e.to_string()))?
                 .port();
-            let child = Command::new("redis-server")
+            let child = child::owned_by_this_thread(&mut Command::new("redis-server"))
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .arg("--dir")
