@@ -18,7 +18,7 @@ use super::machine::cores_available;
 use super::measure::{human, ratio, seconds};
 use super::report::chart::{Bar, Chart, Tone};
 use super::{Experiment, Findings, Step, Unmeasured};
-use runs::{Run, run_io, run_sequential, run_threads, run_under_gil, size_for};
+use runs::{Beside, Run, run_io, run_sequential, run_threads, run_under_gil, size_for};
 use verdict::Figures;
 
 pub const EXPERIMENT: Experiment = Experiment {
@@ -38,7 +38,8 @@ const HANG_LIMIT: Duration = Duration::from_secs(60);
 fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let scale = step.scale();
     let per_sum = scale.pick(Duration::from_millis(60), Duration::from_millis(40));
-    // At least `min_rounds`, then more while the time allows: the best round counts.
+    // At least `min_rounds`, then more while the time allows: the best round counts (for
+    // a speed-up, the median round's gain on its own sequential run).
     let (min_rounds, max_rounds) = (2, scale.pick(4, 3));
     let budget = scale.pick(Duration::from_secs(3), Duration::from_millis(1500));
     let naps = scale.pick(10, 5);
@@ -53,16 +54,20 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     let pool = processes::Pool::start(HANG_LIMIT)?;
 
     let cpu_phase = Instant::now();
-    let (mut sequential, mut threads, mut gil, mut pooled) =
-        (Run::NONE, Run::NONE, Run::NONE, Run::NONE);
+    let (mut sequential, mut gil) = (Run::NONE, Run::NONE);
+    let (mut threads_rounds, mut pooled_rounds) = (Vec::new(), Vec::new());
     let mut forced_switches = 0;
     let mut rounds = 0;
     while rounds < max_rounds && (rounds < min_rounds || cpu_phase.elapsed() < budget) {
         rounds += 1;
         step.phase(format!("round {rounds}: sequential"));
-        sequential = sequential.best(run_sequential(n)?);
+        let this_sequential = run_sequential(n)?;
+        sequential = sequential.best(this_sequential);
         step.phase(format!("round {rounds}: {THREADS} threads, no GIL"));
-        threads = threads.best(run_threads(n)?);
+        threads_rounds.push(Beside {
+            run: run_threads(n)?,
+            sequential: this_sequential,
+        });
         step.phase(format!("round {rounds}: {THREADS} threads under one Gil"));
         let (attempt, switches) = run_under_gil(n)?;
         if attempt.wall < gil.wall {
@@ -73,8 +78,16 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
             "round {rounds}: a pool of {} processes",
             processes::WORKERS
         ));
-        pooled = pooled.best(Run::measure(|| pool.sums(n, THREADS))?);
+        pooled_rounds.push(Beside {
+            run: Run::measure(|| pool.sums(n, THREADS))?,
+            sequential: this_sequential,
+        });
     }
+
+    let (threads, pooled) = (
+        Beside::median(threads_rounds),
+        Beside::median(pooled_rounds),
+    );
 
     step.phase(format!(
         "I/O: {THREADS} threads holding the Gil while they wait"
@@ -93,12 +106,12 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
         gil_parallelism: ratio(gil.parallelism()),
         gil_vs_sequential: ratio(gil.wall_over(&sequential)),
         gil_spare_cores: gil.spare_cores(),
-        threads_parallelism: ratio(threads.parallelism()),
-        threads_speedup: ratio(sequential.wall_over(&threads)),
-        threads_spare_cores: threads.spare_cores(),
-        pool_parallelism: ratio(pooled.parallelism()),
-        pool_speedup: ratio(sequential.wall_over(&pooled)),
-        pool_spare_cores: pooled.spare_cores(),
+        threads_parallelism: ratio(threads.run.parallelism()),
+        threads_speedup: ratio(threads.speedup()),
+        threads_spare_cores: threads.run.spare_cores(),
+        pool_parallelism: ratio(pooled.run.parallelism()),
+        pool_speedup: ratio(pooled.speedup()),
+        pool_spare_cores: pooled.run.spare_cores(),
         io_ratio: ratio(io_released.as_secs_f64() / io_holding.as_secs_f64()),
     };
 
@@ -119,11 +132,11 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     f.row(
         format!("{sums}, {THREADS} threads (no GIL)"),
         format!(
-            "{} ({:.2}x faster, {:.2} cores busy{})",
-            human(threads.wall),
+            "{} ({:.2}x faster than that round's sequential run, {:.2} cores busy{})",
+            human(threads.run.wall),
             figures.threads_speedup,
             figures.threads_parallelism,
-            others_note(&threads)
+            others_note(&threads.run)
         ),
     );
     f.row(
@@ -139,11 +152,11 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     f.row(
         format!("{sums}, a pool of {} processes", processes::WORKERS),
         format!(
-            "{} ({:.2}x faster, {:.2} cores busy{})",
-            human(pooled.wall),
+            "{} ({:.2}x faster than that round's sequential run, {:.2} cores busy{})",
+            human(pooled.run.wall),
             figures.pool_speedup,
             figures.pool_parallelism,
-            others_note(&pooled)
+            others_note(&pooled.run)
         ),
     );
     let io_work = format!("{THREADS} threads, each {naps} waits of {}", human(nap));
@@ -164,10 +177,10 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
             ),
             Bar::new(
                 format!("CPU: {THREADS} threads, no GIL"),
-                secs(threads.wall),
+                secs(threads.run.wall),
                 format!(
                     "{}, {:.2} cores busy",
-                    human(threads.wall),
+                    human(threads.run.wall),
                     figures.threads_parallelism
                 ),
                 Tone::Good,
@@ -184,10 +197,10 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
             ),
             Bar::new(
                 format!("CPU: {} processes", processes::WORKERS),
-                secs(pooled.wall),
+                secs(pooled.run.wall),
                 format!(
                     "{}, {:.2} cores busy",
-                    human(pooled.wall),
+                    human(pooled.run.wall),
                     figures.pool_parallelism
                 ),
                 Tone::Good,
@@ -213,7 +226,11 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     f.figure("rounds", rounds);
     f.figure("sequential_s", seconds(sequential.wall));
     f.figure("sequential_parallelism", ratio(sequential.parallelism()));
-    f.figure("threads_s", seconds(threads.wall));
+    f.figure("threads_s", seconds(threads.run.wall));
+    f.figure(
+        "threads_round_sequential_s",
+        seconds(threads.sequential.wall),
+    );
     f.figure("threads_speedup", figures.threads_speedup);
     f.figure("threads_parallelism", figures.threads_parallelism);
     f.figure("threads_spare_cores", figures.threads_spare_cores);
@@ -223,7 +240,11 @@ fn run(step: &Step) -> Result<Findings, Unmeasured> {
     f.figure("gil_spare_cores", figures.gil_spare_cores);
     f.figure("gil_forced_switches", forced_switches);
     f.figure("process_pool_workers", processes::WORKERS);
-    f.figure("process_pool_s", seconds(pooled.wall));
+    f.figure("process_pool_s", seconds(pooled.run.wall));
+    f.figure(
+        "process_pool_round_sequential_s",
+        seconds(pooled.sequential.wall),
+    );
     f.figure("process_pool_speedup", figures.pool_speedup);
     f.figure("process_pool_parallelism", figures.pool_parallelism);
     f.figure("process_pool_spare_cores", figures.pool_spare_cores);

@@ -102,6 +102,42 @@ impl Run {
     }
 }
 
+/// A parallel run beside the sequential run of the same round. A virtual machine's cores
+/// can change speed by half within seconds: two best-of-rounds wall times, taken at
+/// different moments, would compare those moments; a run and the sequential run just
+/// before it share one.
+#[derive(Clone, Copy)]
+pub(super) struct Beside {
+    pub(super) run: Run,
+    pub(super) sequential: Run,
+}
+
+impl Beside {
+    pub(super) const NONE: Beside = Beside {
+        run: Run::NONE,
+        sequential: Run::NONE,
+    };
+
+    /// How many times faster than the sequential run of its round.
+    pub(super) fn speedup(&self) -> f64 {
+        if self.sequential.wall == Duration::MAX {
+            return 0.0;
+        }
+        self.sequential.wall_over(&self.run)
+    }
+
+    /// The median round by speed-up (of an even number, the upper of the middle two):
+    /// not the best, which would pick the round where the machine sped up between the
+    /// two runs (a speed-up over the number of cores), nor the worst.
+    pub(super) fn median(mut rounds: Vec<Beside>) -> Beside {
+        rounds.sort_by(|a, b| a.speedup().total_cmp(&b.speedup()));
+        rounds
+            .get(rounds.len() / 2)
+            .copied()
+            .unwrap_or(Beside::NONE)
+    }
+}
+
 /// The CPU time a run used: in all, and the part of it worker processes used (which
 /// this process's own clock does not count).
 pub(super) struct Spent {

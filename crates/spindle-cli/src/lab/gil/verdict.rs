@@ -26,7 +26,8 @@ pub const SPARE_MIN: f64 = 1.5;
 /// the time holding it takes.
 pub const IO_RATIO_MAX: f64 = 0.5;
 
-/// The figures the verdicts come from (each best round's).
+/// The figures the verdicts come from (each best round's; a speed-up is the median
+/// round's, against the sequential run of its own round).
 pub struct Figures {
     pub cores: usize,
     pub gil_parallelism: f64,
