@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::cases::Case;
+use common::process::{children, died};
 
 use spindle::futures::{Future, TaskError};
 use spindle::process::ProcessPoolExecutor;
@@ -151,30 +152,6 @@ fn get_within<T>(f: Future<T>, bound: Duration, what: &str) -> Result<T, TaskErr
         start.elapsed()
     );
     f.result()
-}
-
-fn died(why: &str) -> Result<(), TaskError> {
-    Err(TaskError::WorkerDied(why.to_owned()))
-}
-
-/// Children of this process, from /proc (zombies included): none may outlive a pool.
-fn children() -> Vec<u32> {
-    let me = std::process::id().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may hold spaces, so split after the ')'.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        if after.split(' ').nth(1) == Some(me.as_str()) {
-            found.push(pid);
-        }
-    }
-    found
 }
 
 /// The pool's worker pids once it has `n` live workers.

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::cases::Case;
+use common::process::{children, died};
 
 use spindle::futures::{Future, ReturnWhen, TaskError, as_completed, wait};
 use spindle::process::ProcessPoolExecutor;
@@ -110,30 +111,6 @@ fn get<T>(f: Future<T>) -> Result<T, TaskError> {
         "a future did not complete within {PATIENCE:?}"
     );
     f.result()
-}
-
-fn died(why: &str) -> Result<(), TaskError> {
-    Err(TaskError::WorkerDied(why.to_owned()))
-}
-
-/// Children of this process, from /proc (zombies included): none may outlive a pool.
-fn children() -> Vec<u32> {
-    let me = std::process::id().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may hold spaces, so split after the ')'.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        if after.split(' ').nth(1) == Some(me.as_str()) {
-            found.push(pid);
-        }
-    }
-    found
 }
 
 /// True while `pid` exists and is not a zombie.

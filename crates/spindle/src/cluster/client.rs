@@ -132,14 +132,14 @@ impl ClusterBuilder {
     /// Connects (within 5 s), checks the server (Redis 6.2 or later), and starts the
     /// thread that reads this client's results.
     pub fn build(self) -> Result<ClusterExecutor, ClusterError> {
-        let server = Server::open(&self.url)?;
-        let pool = self.pool.unwrap_or_else(keys::default_pool);
-        let keys = Keys::new(&pool)?;
-        let mut con = server.connect_checked()?;
-        prepare_pool(&server, &mut con, &keys)?;
+        let (server, keys, con) = open_pool(&self.url, self.pool)?;
         let client_id = client_id();
         let shared = Arc::new(Shared {
-            origin: Arc::from(format!("ClusterExecutor {pool:?} at {}", server.url())),
+            origin: Arc::from(format!(
+                "ClusterExecutor {:?} at {}",
+                keys.pool(),
+                server.url()
+            )),
             results: keys.results(&client_id),
             server,
             keys,
@@ -171,13 +171,22 @@ impl ClusterBuilder {
     }
 }
 
+/// Connects to `url` (within 5 s), checks the server, and prepares `pool` (the default
+/// pool when `None`): what a client and a worker both do first.
+pub(crate) fn open_pool(
+    url: &str,
+    pool: Option<String>,
+) -> Result<(Server, Keys, Connection), ClusterError> {
+    let server = Server::open(url)?;
+    let keys = Keys::new(&pool.unwrap_or_else(keys::default_pool))?;
+    let mut con = server.connect_checked()?;
+    prepare_pool(&server, &mut con, &keys)?;
+    Ok((server, keys, con))
+}
+
 /// Creates the pool's stream and consumer group if they do not exist, and lists the
 /// pool for status.
-pub(crate) fn prepare_pool(
-    server: &Server,
-    con: &mut Connection,
-    keys: &Keys,
-) -> Result<(), ClusterError> {
+fn prepare_pool(server: &Server, con: &mut Connection, keys: &Keys) -> Result<(), ClusterError> {
     let created: redis::RedisResult<()> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(keys.tasks())

@@ -11,10 +11,7 @@ use serde::de::DeserializeOwned;
 use super::client::ClusterExecutor;
 use crate::futures::{Future, TaskError};
 use crate::process::TaskHandle;
-use crate::thread::Panicked;
-
-/// What one chunk's result decodes as: each item's result, or its panic message.
-type ChunkResult<O> = Vec<Result<O, String>>;
+use crate::process::map::{ChunkResult, item_results};
 
 pub(crate) struct MapChunks<'a, A, O, I> {
     cluster: &'a ClusterExecutor,
@@ -95,18 +92,7 @@ where
                 return Some(result);
             }
             let (future, len) = self.chunks.pop_front()?;
-            let results: Vec<Result<O, TaskError>> = match future.result() {
-                Ok(results) => results
-                    .into_iter()
-                    .map(|r| {
-                        r.map_err(|message| {
-                            TaskError::Panicked(Panicked::new(message, "cluster worker".into()))
-                        })
-                    })
-                    .collect(),
-                Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
-            };
-            self.current = results.into_iter();
+            self.current = item_results(future.result(), len, "cluster worker").into_iter();
             // Refill in batches (one round trip each), not one chunk per result.
             if self.chunks.len() <= self.ahead / 2 {
                 self.fill();

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use redis::Connection;
 
-use super::client::{DEFAULT_LEASE, MIN_LEASE, prepare_pool};
+use super::client::{DEFAULT_LEASE, MIN_LEASE, open_pool};
 use super::error::ClusterError;
 use super::finish::{self, Finished};
-use super::keys::{self, GROUP, Keys};
+use super::keys::{GROUP, Keys};
 use super::local::{self, LocalPool};
 use super::scripts::SCRIPTS;
 use super::server::Server;
@@ -101,11 +101,7 @@ impl WorkerBuilder {
     /// and lists this worker in it. The local processes start with
     /// [`run`](Worker::run).
     pub fn build(self) -> Result<Worker, ClusterError> {
-        let server = Server::open(&self.url)?;
-        let pool = self.pool.unwrap_or_else(keys::default_pool);
-        let keys = Keys::new(&pool)?;
-        let mut con = server.connect_checked()?;
-        prepare_pool(&server, &mut con, &keys)?;
+        let (server, keys, mut con) = open_pool(&self.url, self.pool)?;
         let processes = self
             .processes
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -15,7 +15,26 @@ use crate::futures::{Future, TaskError};
 use crate::thread::Panicked;
 
 /// What one chunk's reply decodes as: each item's result, or its panic message.
-type ChunkResult<O> = Vec<Result<O, String>>;
+pub(crate) type ChunkResult<O> = Vec<Result<O, String>>;
+
+/// Each item's result from its chunk's outcome: a panic message becomes a panic of
+/// `runner`, and a chunk that failed as a whole (its worker died, it timed out) fails
+/// each of its `len` items with that error.
+pub(crate) fn item_results<O>(
+    chunk: Result<ChunkResult<O>, TaskError>,
+    len: usize,
+    runner: &str,
+) -> Vec<Result<O, TaskError>> {
+    match chunk {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| {
+                r.map_err(|message| TaskError::Panicked(Panicked::new(message, runner.into())))
+            })
+            .collect(),
+        Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
+    }
+}
 
 pub(crate) struct MapChunks<'a, A, O, I> {
     pool: &'a ProcessPoolExecutor,
@@ -94,18 +113,7 @@ where
                 return Some(result);
             }
             let (future, len) = self.chunks.pop_front()?;
-            let results: Vec<Result<O, TaskError>> = match future.result() {
-                Ok(results) => results
-                    .into_iter()
-                    .map(|r| {
-                        r.map_err(|message| {
-                            TaskError::Panicked(Panicked::new(message, "process worker".into()))
-                        })
-                    })
-                    .collect(),
-                Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
-            };
-            self.current = results.into_iter();
+            self.current = item_results(future.result(), len, "process worker").into_iter();
             self.fill();
         }
     }

@@ -129,7 +129,7 @@ mod claims;
 mod completion;
 mod dispatch;
 mod limits;
-mod map;
+pub(crate) mod map;
 mod pool;
 mod registry;
 mod spawn;

@@ -7,6 +7,7 @@
 
 pub mod cases;
 pub mod lock_suite;
+pub mod process;
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
