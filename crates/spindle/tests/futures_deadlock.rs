@@ -9,6 +9,8 @@
 //! have their own binary (nextest runs each in a process of its own, so the mode set by
 //! one never reaches the other) and leak their pool instead of dropping it.
 
+mod deadlock_support;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -208,5 +210,79 @@ fn a_callback_locking_what_the_result_caller_holds_is_reported_not_hung() {
     let report = report.lock().unwrap().take().expect("the callback ran");
     let report = report.expect_err("the cycle was reported");
     assert!(report.contains("Future of task"), "{report}");
+    assert!(report.contains("held-by-the-reader"), "{report}");
+}
+
+/// The same cycle with the `result` caller kept off the CPU (nice 19, pinned beside a
+/// busy thread). `result` waits until the value is settled, past its done callbacks: the
+/// future becoming done must not wake it (it still waits), or its published wait is over
+/// while it is off the CPU, the callback's lock finds no cycle and sleeps, and the caller,
+/// once it runs and waits again, closes the cycle itself: its `result` panics with the
+/// report, where the one who should learn of it is the callback taking the lock (seen in
+/// CI as an occasional failure of the test above).
+#[test]
+fn a_result_caller_kept_off_the_cpu_stays_waiting_when_the_future_becomes_done() {
+    let _limit =
+        deadlock_support::TimeLimit::start(Duration::from_secs(60), "off-CPU result caller");
+    let off_cpu = Arc::new(deadlock_support::OffCpu::start_spinning());
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .thread_name_prefix("deliverer")
+        .build();
+    let x = Arc::new(Mutex::named("held-by-the-reader", ()));
+    let gate = Arc::new(Event::new());
+    let g = Arc::clone(&gate);
+    let f = pool.submit(move || {
+        assert!(g.wait_timeout(Duration::from_secs(20)));
+        5
+    });
+    let in_callback = Arc::new(Event::new());
+    let go = Arc::new(Event::new());
+    let report = Arc::new(std::sync::Mutex::new(None));
+    let (x2, ic, gc, r) = (
+        Arc::clone(&x),
+        Arc::clone(&in_callback),
+        Arc::clone(&go),
+        Arc::clone(&report),
+    );
+    f.add_done_callback(move |_| {
+        ic.set();
+        assert!(gc.wait_timeout(Duration::from_secs(20)));
+        *r.lock().unwrap() = Some(x2.lock_checked().map(drop).map_err(|e| e.to_string()));
+    });
+    let (x3, oc) = (Arc::clone(&x), Arc::clone(&off_cpu));
+    let reader = thread::Thread::new(move || {
+        oc.enter();
+        let held = x3.lock();
+        let outcome = f.result();
+        drop(held);
+        outcome
+    })
+    .name("reader")
+    .start()
+    .unwrap();
+    let info = reader.info();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !(info.state() == thread::ThreadState::Waiting
+        && info
+            .waiting_on()
+            .is_some_and(|w| w.starts_with("Future of task")))
+    {
+        assert!(Instant::now() < end, "the reader never waited in result()");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The task ends; its callback starts while the reader is still off the CPU, and
+    // takes the reader's lock at once.
+    gate.set();
+    assert!(in_callback.wait_timeout(Duration::from_secs(20)));
+    go.set();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| reader.join()));
+    let report = report.lock().unwrap().take().expect("the callback ran");
+    assert_eq!(
+        outcome.ok().and_then(Result::ok),
+        Some(Ok(5)),
+        "the reader's result() failed instead of the callback's lock (callback: {report:?})"
+    );
+    let report = report.expect_err("the callback's lock reported the cycle");
     assert!(report.contains("held-by-the-reader"), "{report}");
 }

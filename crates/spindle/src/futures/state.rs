@@ -72,7 +72,7 @@ const DELIVERING: u16 = 1 << 3;
 const LENT: u16 = 1 << 4;
 /// A thread parks until the loan ends (on `lend_key`).
 const LEND_PARKED: u16 = 1 << 5;
-/// A thread parks until the future is done or settled (on `done_key`).
+/// A thread parks until the future is done (on `done_key`).
 const PARKED: u16 = 1 << 6;
 /// Finished with an error (what `ReturnWhen::FirstException` looks for); kept once taken.
 const ERRED: u16 = 1 << 7;
@@ -83,6 +83,9 @@ const ABANDONED: u16 = 1 << 9;
 /// The two owners: the `Future` handle and the executor's `Promise`.
 pub(crate) const HANDLE: u16 = 1 << 10;
 pub(crate) const JOB: u16 = 1 << 11;
+/// A thread parks until the future is settled (on `settle_key`): apart from `PARKED`,
+/// so that becoming done does not wake a `result` that still waits for the callbacks.
+const SETTLE_PARKED: u16 = 1 << 12;
 
 fn stage(s: u16) -> u16 {
     s & STAGE
@@ -138,8 +141,8 @@ pub(crate) struct Core<T> {
     /// user code or a wait.
     lock: RawMutex,
     /// The stage and flags above. The stage and `DELIVERING`, `LENT`, `OBSERVED`,
-    /// `ABANDONED` change under `lock`; `PARKED` and `LEND_PARKED` are set by parking
-    /// threads; `HANDLE` and `JOB` are cleared by their owners, the last one freeing.
+    /// `ABANDONED` change under `lock`; `PARKED`, `SETTLE_PARKED` and `LEND_PARKED` are
+    /// set by parking threads; `HANDLE` and `JOB` are cleared by their owners, the last one freeing.
     state: AtomicU16,
     /// The pool it came from (its index in `pools`), for descriptions; 0: none.
     pool: u32,
@@ -171,20 +174,38 @@ impl<T> Locked<'_, T> {
         self.core.state.load(Ordering::Relaxed)
     }
 
-    /// Changes the state to `f(state)` and returns the state before. A change that ends
-    /// the waits parked on `done_key` (the future becomes done, or settled) also clears
-    /// `PARKED`: the caller then wakes them (`Core::wake_parked`).
+    /// Changes the state to `f(state)` and returns the state before (see `transition`).
     fn update(&self, f: impl Fn(u16) -> u16) -> u16 {
+        self.change(f).0
+    }
+
+    /// Changes the stage to `f(state)`; returns the parked flags the change cleared, for
+    /// the caller to wake those waits (`Core::wake_parked`).
+    fn transition(&self, f: impl Fn(u16) -> u16) -> u16 {
+        self.change(f).1
+    }
+
+    /// Changes the state to `f(state)`. A change that ends the waits parked until done
+    /// (or until settled) also clears `PARKED` (or `SETTLE_PARKED`). Returns the state
+    /// before and the flags cleared.
+    fn change(&self, f: impl Fn(u16) -> u16) -> (u16, u16) {
+        let mut cleared = 0;
         let prev = self
             .core
             .state
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |s| {
                 let next = f(s);
-                let ends_waits =
-                    (is_done(next) && !is_done(s)) || (is_settled(next) && !is_settled(s));
-                Some(if ends_waits { next & !PARKED } else { next })
+                let mut ends = 0;
+                if is_done(next) && !is_done(s) {
+                    ends |= PARKED;
+                }
+                if is_settled(next) && !is_settled(s) {
+                    ends |= SETTLE_PARKED;
+                }
+                cleared = s & ends;
+                Some(next & !ends)
             });
-        prev.unwrap_or_else(|s| s)
+        (prev.unwrap_or_else(|s| s), cleared)
     }
 
     fn link(&self) -> usize {
@@ -357,6 +378,10 @@ impl<T> Core<T> {
         &self.id as *const u64 as usize
     }
 
+    fn settle_key(&self) -> usize {
+        &self.pool as *const u32 as usize
+    }
+
     // ---- The executor's side ----
 
     /// A worker is about to run the task: `PENDING` becomes `RUNNING`, with the calling
@@ -414,9 +439,9 @@ impl<T> Core<T> {
             .map_or_else(Listeners::none, |h| h.take_listeners());
         if s & ABANDONED != 0 {
             // Nobody can read it: the callbacks see it, then it goes.
-            let prev = g.update(|s| s & !STAGE | TAKEN | OBSERVED);
+            let cleared = g.transition(|s| s & !STAGE | TAKEN | OBSERVED);
             drop(g);
-            self.wake_parked(prev);
+            self.wake_parked(cleared);
             listeners.notify(false);
             let outcome = Ok(value);
             for callback in listeners.callbacks.drain(..) {
@@ -427,9 +452,9 @@ impl<T> Core<T> {
         if listeners.callbacks.is_empty() {
             // SAFETY: locked; the link was taken, the stage says `VALUE` next.
             unsafe { self.write_value(value) };
-            let prev = g.update(|s| s & !STAGE | VALUE);
+            let cleared = g.transition(|s| s & !STAGE | VALUE);
             drop(g);
-            self.wake_parked(prev);
+            self.wake_parked(cleared);
             listeners.notify(false);
             return true;
         }
@@ -441,9 +466,9 @@ impl<T> Core<T> {
         more.delivered = Some(Ok(value));
         more.completer_done = false;
         g.set_link(Box::into_raw(hooks) as usize);
-        let prev = g.update(|s| s & !STAGE | VALUE | DELIVERING | OBSERVED);
+        let cleared = g.transition(|s| s & !STAGE | VALUE | DELIVERING | OBSERVED);
         drop(g);
-        self.wake_parked(prev);
+        self.wake_parked(cleared);
         listeners.notify(false);
         for callback in listeners.callbacks.drain(..) {
             self.lend(Location::caller(), |outcome| {
@@ -476,18 +501,18 @@ impl<T> Core<T> {
         let lent: Result<T, TaskError> = Err((*boxed).clone());
         let observed = if seen { OBSERVED } else { 0 };
         let mut unread = None;
-        let prev = if s & ABANDONED != 0 {
+        let cleared = if s & ABANDONED != 0 {
             if !seen {
                 unread = unread_panic(&boxed);
             }
-            g.update(|s| s & !STAGE | TAKEN | ERRED | observed)
+            g.transition(|s| s & !STAGE | TAKEN | ERRED | observed)
         } else {
             // SAFETY: locked; the link was taken, the stage says `FAILED` next.
             unsafe { self.write_error(boxed) };
-            g.update(|s| s & !STAGE | FAILED | ERRED | observed)
+            g.transition(|s| s & !STAGE | FAILED | ERRED | observed)
         };
         drop(g);
-        self.wake_parked(prev);
+        self.wake_parked(cleared);
         listeners.notify(true);
         for callback in listeners.callbacks.drain(..) {
             self.run_callback(callback, &lent);
@@ -509,9 +534,9 @@ impl<T> Core<T> {
             _ => return false,
         }
         let mut hooks = g.take_hooks();
-        let prev = g.update(|s| s & !STAGE | CANCELLED);
+        let cleared = g.transition(|s| s & !STAGE | CANCELLED);
         drop(g);
-        self.wake_parked(prev);
+        self.wake_parked(cleared);
         if let Some(h) = hooks.as_mut() {
             let mut listeners = h.take_listeners();
             listeners.notify(false);
@@ -531,19 +556,19 @@ impl<T> Core<T> {
         let delivered = more.delivered.take();
         let waker = more.waker.take();
         let mut dropped = None;
-        let prev = if g.state() & ABANDONED != 0 {
+        let cleared = if g.state() & ABANDONED != 0 {
             dropped = delivered;
-            g.update(|s| s & !(STAGE | DELIVERING) | TAKEN)
+            g.transition(|s| s & !(STAGE | DELIVERING) | TAKEN)
         } else {
             match delivered {
                 // SAFETY: locked; the link was taken, the stage stays `VALUE`.
                 Some(Ok(value)) => unsafe { self.write_value(value) },
                 _ => unreachable!("a delivered value is in place when no loan is out"),
             }
-            g.update(|s| s & !DELIVERING)
+            g.transition(|s| s & !DELIVERING)
         };
         drop(g);
-        self.wake_parked(prev);
+        self.wake_parked(cleared);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -566,11 +591,14 @@ impl<T> Core<T> {
         }
     }
 
-    /// Wakes the threads parked until done or settled, if the transition from `prev`
-    /// cleared `PARKED`.
-    fn wake_parked(&self, prev: u16) {
-        if prev & PARKED != 0 {
+    /// Wakes the threads parked until done, or until settled, whose flags a change
+    /// `cleared` (as `Locked::update` returned them).
+    fn wake_parked(&self, cleared: u16) {
+        if cleared & PARKED != 0 {
             wait::unpark_all(self.done_key());
+        }
+        if cleared & SETTLE_PARKED != 0 {
+            wait::unpark_all(self.settle_key());
         }
     }
 
@@ -624,7 +652,8 @@ impl<T> Core<T> {
         let wait = Wait::waiting(&on, deadline, at);
         let (flag, key) = match need {
             Need::Lend => (LEND_PARKED, self.lend_key()),
-            Need::Done | Need::Settled => (PARKED, self.done_key()),
+            Need::Done => (PARKED, self.done_key()),
+            Need::Settled => (SETTLE_PARKED, self.settle_key()),
         };
         while !reached(need, self.state()) {
             let validate = || !reached(need, self.state.fetch_or(flag, Ordering::SeqCst));
