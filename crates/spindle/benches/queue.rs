@@ -270,7 +270,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 /// machine; prints each side's median throughput and the median of the rounds' ratios
 /// (spindle's throughput over crossbeam's: above 1, spindle is faster).
 fn paired_summary(_: &mut Criterion) {
-    let workloads: [(&str, u64, u64, Option<usize>); 3] = [
+    let workloads: [(&str, u64, u64, Option<usize>); 4] = [
         (
             "Queue::bounded(1024), 1 producer / 1 consumer",
             1,
@@ -283,6 +283,14 @@ fn paired_summary(_: &mut Criterion) {
             4,
             4,
             Some(CAPACITY),
+        ),
+        // One slot: every item is a hand-off between threads, the case where a
+        // producer or consumer that the scheduler preempts holds up the others.
+        (
+            "Queue::bounded(1), 4 producers / 4 consumers",
+            4,
+            4,
+            Some(1),
         ),
     ];
     const ROUNDS: usize = 31;

@@ -8,10 +8,11 @@ mod queue_common;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use queue_common::{AnyQueue, eventually, join_soon, on_thread};
+use queue_common::{AnyQueue, PATIENCE, eventually, join_soon, on_thread};
 use spindle::queue::{GetError, PutError};
+use spindle::thread::JoinHandle;
 
 const PRODUCERS: i64 = 4;
 const CONSUMERS: usize = 4;
@@ -53,7 +54,7 @@ fn produce<Q: AnyQueue>(q: &Q, p: i64, style: Style) {
     }
 }
 
-fn consume<Q: AnyQueue>(q: &Q, style: Style) -> Vec<i64> {
+fn consume<Q: AnyQueue>(q: &Q, style: Style, taken: &AtomicUsize) -> Vec<i64> {
     let mut got = Vec::new();
     loop {
         let result = match style {
@@ -65,6 +66,7 @@ fn consume<Q: AnyQueue>(q: &Q, style: Style) -> Vec<i64> {
             Ok(item) => {
                 got.push(item);
                 q.task_done().unwrap();
+                taken.fetch_add(1, Ordering::Relaxed);
             }
             Err(GetError::Empty) => std::thread::yield_now(),
             Err(GetError::ShutDown) => return got,
@@ -72,16 +74,44 @@ fn consume<Q: AnyQueue>(q: &Q, style: Style) -> Vec<i64> {
     }
 }
 
+/// Joins a producer, failing if the queue stops moving rather than if the run is slow.
+/// With a queue of one slot, a polling producer gets about one item through each time
+/// the scheduler lets it run, and a thread calling `yield_now` in a loop is put behind
+/// the threads that do not: on a machine busy with other work (a CI run, or here two busy
+/// loops beside it) one such run took from a second to 14 s, the queue moving all along.
+/// A hang is a stretch of `PATIENCE` in which no consumer takes an item.
+fn join_while_moving<T>(handle: JoinHandle<T>, taken: &AtomicUsize) -> T {
+    let (mut seen, mut since) = (taken.load(Ordering::Relaxed), Instant::now());
+    while !handle.wait_timeout(Duration::from_millis(100)) {
+        let now = taken.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, since) = (now, Instant::now());
+        }
+        assert!(
+            since.elapsed() < PATIENCE,
+            "thread {} still running and no item taken for {PATIENCE:?} ({seen} taken in all)",
+            handle.info().name()
+        );
+    }
+    handle.join().expect("the thread panicked")
+}
+
 fn four_producers_four_consumers<Q: AnyQueue>(q: Q) {
     let q = Arc::new(q);
+    let taken = Arc::new(AtomicUsize::new(0));
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| on_thread(&q, move |q| produce(q, p, STYLES[p as usize])))
         .collect();
     let consumers: Vec<_> = (0..CONSUMERS)
-        .map(|c| on_thread(&q, move |q| consume(q, STYLES[(c + 1) % STYLES.len()])))
+        .map(|c| {
+            let taken = Arc::clone(&taken);
+            on_thread(&q, move |q| {
+                consume(q, STYLES[(c + 1) % STYLES.len()], &taken)
+            })
+        })
         .collect();
     for p in producers {
-        join_soon(p);
+        join_while_moving(p, &taken);
     }
     assert!(
         q.join_timeout(Duration::from_secs(30)),

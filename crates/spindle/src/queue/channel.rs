@@ -3,8 +3,8 @@
 //! `queue.Queue` (a lock, three conditions sharing it, a count of unfinished tasks and a
 //! shutdown flag), generic over where the items are kept (`Order`).
 //!
-//! `Queue` uses it when unbounded or when its `maxsize` is too large for a ring (see
-//! `super::fifo`); `LifoQueue` and `PriorityQueue` always.
+//! `Queue` uses it when its `maxsize` is too large for a ring (see `super::fifo`);
+//! `LifoQueue` and `PriorityQueue` always.
 //!
 //! Two things make it fast without leaving the crate's one waiting path:
 //! * a thread about to park first backs off briefly, lock released, and looks again:
