@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use spindle::deadlock::{self, Detection};
 use spindle::futures::{Future, ThreadPoolExecutor};
 use spindle::sync::{DeadlockError, Event, Mutex};
-use spindle::thread::{self, JoinHandle};
+use spindle::thread::{self, JoinHandle, ThreadInfo};
 
 /// A thread "caller" that holds the ledger, submits a task that locks it, waits until the
 /// worker is blocked on it, then takes the future's result; with the ledger's event.
@@ -160,23 +160,43 @@ fn a_finished_future_wait_does_not_name_the_runner_whose_callback_takes_the_wait
     );
 }
 
-/// `result` waits for a value that callbacks added before completion still have to see
-/// (it is lent to them, not copied). A callback that then takes a lock the `result`
-/// caller holds closes a real cycle: the wait names the thread running the callbacks, so
-/// the callback's lock reports it instead of both threads hanging.
-#[test]
-fn a_callback_locking_what_the_result_caller_holds_is_reported_not_hung() {
+/// A one-worker pool (kept alive by the caller) and a task on it that returns 5 once
+/// the returned gate is set.
+fn gated_task() -> (ThreadPoolExecutor, Future<i32>, Arc<Event>) {
     let pool = ThreadPoolExecutor::builder()
         .max_workers(1)
         .thread_name_prefix("deliverer")
         .build();
-    let x = Arc::new(Mutex::named("held-by-the-reader", ()));
     let gate = Arc::new(Event::new());
     let g = Arc::clone(&gate);
     let f = pool.submit(move || {
         assert!(g.wait_timeout(Duration::from_secs(20)));
         5
     });
+    (pool, f, gate)
+}
+
+/// Polls (bounded) until `reader` waits in a `Future`'s `result`.
+fn until_waiting_in_result(reader: &ThreadInfo) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while !(reader.state() == thread::ThreadState::Waiting
+        && reader
+            .waiting_on()
+            .is_some_and(|w| w.starts_with("Future of task")))
+    {
+        assert!(Instant::now() < end, "the reader never waited in result()");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// `result` waits for a value that callbacks added before completion still have to see
+/// (it is lent to them, not copied). A callback that then takes a lock the `result`
+/// caller holds closes a real cycle: the wait names the thread running the callbacks, so
+/// the callback's lock reports it instead of both threads hanging.
+#[test]
+fn a_callback_locking_what_the_result_caller_holds_is_reported_not_hung() {
+    let (_pool, f, gate) = gated_task();
+    let x = Arc::new(Mutex::named("held-by-the-reader", ()));
     let reader_waits = Arc::new(Event::new());
     let report = Arc::new(std::sync::Mutex::new(None));
     let (x2, rw, r) = (
@@ -193,15 +213,7 @@ fn a_callback_locking_what_the_result_caller_holds_is_reported_not_hung() {
     let opener = thread::spawn(move || {
         gate.set();
         // The callback takes the lock only once this thread waits in `result`.
-        let end = Instant::now() + Duration::from_secs(20);
-        while !(me.state() == thread::ThreadState::Waiting
-            && me
-                .waiting_on()
-                .is_some_and(|w| w.starts_with("Future of task")))
-        {
-            assert!(Instant::now() < end, "the reader never waited in result()");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        until_waiting_in_result(&me);
         reader_waits.set();
     });
     assert_eq!(f.result(), Ok(5));
@@ -225,17 +237,8 @@ fn a_result_caller_kept_off_the_cpu_stays_waiting_when_the_future_becomes_done()
     let _limit =
         deadlock_support::TimeLimit::start(Duration::from_secs(60), "off-CPU result caller");
     let off_cpu = Arc::new(deadlock_support::OffCpu::start_spinning());
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .thread_name_prefix("deliverer")
-        .build();
+    let (_pool, f, gate) = gated_task();
     let x = Arc::new(Mutex::named("held-by-the-reader", ()));
-    let gate = Arc::new(Event::new());
-    let g = Arc::clone(&gate);
-    let f = pool.submit(move || {
-        assert!(g.wait_timeout(Duration::from_secs(20)));
-        5
-    });
     let in_callback = Arc::new(Event::new());
     let go = Arc::new(Event::new());
     let report = Arc::new(std::sync::Mutex::new(None));
@@ -261,16 +264,7 @@ fn a_result_caller_kept_off_the_cpu_stays_waiting_when_the_future_becomes_done()
     .name("reader")
     .start()
     .unwrap();
-    let info = reader.info();
-    let end = Instant::now() + Duration::from_secs(20);
-    while !(info.state() == thread::ThreadState::Waiting
-        && info
-            .waiting_on()
-            .is_some_and(|w| w.starts_with("Future of task")))
-    {
-        assert!(Instant::now() < end, "the reader never waited in result()");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    until_waiting_in_result(&reader.info());
     // The task ends; its callback starts while the reader is still off the CPU, and
     // takes the reader's lock at once.
     gate.set();
